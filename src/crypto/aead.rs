@@ -1,0 +1,75 @@
+//! The one AEAD construction of hemlis (docs/PROTOCOL.md, section 2.3):
+//! XChaCha20-Poly1305 with a fresh random 24-byte nonce per call, sealed as
+//! `nonce (24) || ciphertext || tag (16)`.
+//!
+//! A random nonce keeps encryption safe after a state rollback: even when a restored
+//! state derives the same key again, two plaintexts never meet under one key and nonce.
+
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use super::secret::Secret32;
+
+/// Length of the random nonce.
+pub(crate) const NONCE_LEN: usize = 24;
+/// Length of the Poly1305 tag; never truncated.
+pub(crate) const TAG_LEN: usize = 16;
+/// Bytes a sealed box adds to its plaintext.
+pub(crate) const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// The sealed box did not authenticate under this key and associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OpenError;
+
+fn cipher(key: &Secret32) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(&Key::from(*key.expose()))
+}
+
+/// The plaintext was longer than the cipher can take (2^38 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SealError;
+
+/// Appends `nonce || ciphertext || tag` of `plaintext` to `out`.
+pub(crate) fn seal_into<R: CryptoRng + ?Sized>(
+    out: &mut Vec<u8>,
+    key: &Secret32,
+    ad: &[u8],
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Result<(), SealError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    out.reserve(plaintext.len() + OVERHEAD);
+    out.extend_from_slice(&nonce);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let tag = cipher(key).encrypt_inout_detached(&XNonce::from(nonce), ad, (&mut out[start..]).into());
+    match tag {
+        Ok(tag) => {
+            out.extend_from_slice(&tag);
+            Ok(())
+        }
+        Err(_) => {
+            out.truncate(start - NONCE_LEN);
+            Err(SealError)
+        }
+    }
+}
+
+/// Opens `nonce || ciphertext || tag`, returning the plaintext in a zeroizing buffer.
+pub(crate) fn open(key: &Secret32, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    if sealed.len() < OVERHEAD {
+        return Err(OpenError);
+    }
+    let (nonce, rest) = sealed.split_at(NONCE_LEN);
+    let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let nonce = XNonce::try_from(nonce).map_err(|_| OpenError)?;
+    let tag = Tag::try_from(tag).map_err(|_| OpenError)?;
+    let mut buf = Zeroizing::new(ciphertext.to_vec());
+    cipher(key)
+        .decrypt_inout_detached(&nonce, ad, buf.as_mut_slice().into(), &tag)
+        .map_err(|_| OpenError)?;
+    Ok(buf)
+}

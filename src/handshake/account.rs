@@ -1,0 +1,258 @@
+//! The device account: identity, prekeys and the replay record, and the responder's
+//! handling of initial messages (docs/PROTOCOL.md, sections 3.1, 4.1 and 7).
+//!
+//! Commit on success: an initial message that fails for any reason consumes no one-time
+//! prekey and records nothing.
+
+use std::collections::BTreeMap;
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::bundle::PrekeyBundle;
+use super::prekeys::{OneTimePrekeyPublic, SignedPrekey, SignedPrekeyPublic};
+use super::x3dh;
+use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
+use crate::crypto::secret::Secret32;
+use crate::error::{Error, Result, StateError};
+use crate::limits::Limits;
+use crate::session::Session;
+use crate::state;
+use crate::wire::Envelope;
+
+/// One device's identity and prekeys. Sans-IO: the caller persists it with
+/// [`Account::to_bytes`] after every call that takes `&mut self`.
+#[derive(Debug)]
+pub struct Account {
+    identity: IdentityKeyPair,
+    signed_prekey: SignedPrekey,
+    /// Replaced signed prekeys still in their grace period, oldest first.
+    retired_signed_prekeys: Vec<SignedPrekey>,
+    one_time_prekeys: BTreeMap<u32, DhKeyPair>,
+    next_prekey_id: u32,
+    limits: Limits,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountState {
+    seed: Secret32,
+    signed_prekey: SignedPrekey,
+    retired_signed_prekeys: Vec<SignedPrekey>,
+    one_time_prekeys: Vec<(u32, DhKeyPair)>,
+    next_prekey_id: u32,
+}
+
+impl Account {
+    /// Creates a device with a new identity and a first signed prekey.
+    ///
+    /// Randomness drawn: the identity seed (32 bytes), then the signed prekey (32 bytes).
+    pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, now: u64) -> Self {
+        Self::with_identity(IdentityKeyPair::generate(rng), rng, now)
+    }
+
+    /// Creates a device around an existing identity, with a first signed prekey.
+    pub fn with_identity<R: CryptoRng + ?Sized>(identity: IdentityKeyPair, rng: &mut R, now: u64) -> Self {
+        let signed_prekey = SignedPrekey {
+            id: 1,
+            pair: DhKeyPair::generate(rng),
+            created_at: now,
+            retired_at: None,
+            seen: Default::default(),
+        };
+        Self {
+            identity,
+            signed_prekey,
+            retired_signed_prekeys: Vec::new(),
+            one_time_prekeys: BTreeMap::new(),
+            next_prekey_id: 2,
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// Replaces the limits (they are not part of the serialized state).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn take_prekey_id(&mut self) -> u32 {
+        let id = self.next_prekey_id;
+        self.next_prekey_id = self.next_prekey_id.checked_add(1).unwrap_or(1);
+        id
+    }
+
+    /// The device identity key pair.
+    pub fn identity(&self) -> &IdentityKeyPair {
+        &self.identity
+    }
+
+    /// The public device identity.
+    pub fn identity_key(&self) -> &IdentityKey {
+        self.identity.public()
+    }
+
+    /// The current signed prekey, as published.
+    pub fn signed_prekey(&self) -> SignedPrekeyPublic {
+        self.signed_prekey.public(&self.identity)
+    }
+
+    /// When the current signed prekey was created (the caller's clock).
+    pub fn signed_prekey_created_at(&self) -> u64 {
+        self.signed_prekey.created_at
+    }
+
+    /// Replaces the signed prekey; the old one keeps answering until
+    /// [`Account::remove_expired_signed_prekeys`] drops it.
+    pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> SignedPrekeyPublic {
+        let fresh = SignedPrekey {
+            id: self.take_prekey_id(),
+            pair: DhKeyPair::generate(rng),
+            created_at: now,
+            retired_at: None,
+            seen: Default::default(),
+        };
+        let mut old = core::mem::replace(&mut self.signed_prekey, fresh);
+        old.retired_at = Some(now);
+        self.retired_signed_prekeys.push(old);
+        self.signed_prekey()
+    }
+
+    /// Drops retired signed prekeys (and their replay records) whose grace period is over.
+    pub fn remove_expired_signed_prekeys(&mut self, now: u64, grace_seconds: u64) {
+        self.retired_signed_prekeys
+            .retain(|s| s.retired_at.is_none_or(|t| now < t.saturating_add(grace_seconds)));
+    }
+
+    /// Generates `count` one-time prekeys and returns their public halves to publish.
+    pub fn generate_one_time_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        count: usize,
+        rng: &mut R,
+    ) -> Vec<OneTimePrekeyPublic> {
+        (0..count)
+            .map(|_| {
+                let id = self.take_prekey_id();
+                let pair = DhKeyPair::generate(rng);
+                let public = OneTimePrekeyPublic { id, key: *pair.public() };
+                self.one_time_prekeys.insert(id, pair);
+                public
+            })
+            .collect()
+    }
+
+    /// The unused one-time prekeys this device still holds.
+    pub fn one_time_prekeys(&self) -> Vec<OneTimePrekeyPublic> {
+        self.one_time_prekeys
+            .iter()
+            .map(|(&id, pair)| OneTimePrekeyPublic { id, key: *pair.public() })
+            .collect()
+    }
+
+    /// A bundle of this device with the given one-time prekey (as a server would hand out).
+    pub fn prekey_bundle(&self, one_time_prekey: Option<OneTimePrekeyPublic>) -> Result<PrekeyBundle> {
+        PrekeyBundle::new(self.identity_key().clone(), self.signed_prekey(), one_time_prekey)
+    }
+
+    /// Reads who sent an initial envelope, changing nothing. Lets a caller find the
+    /// sessions of that peer before decrypting.
+    pub fn initial_sender(&self, envelope: &Envelope<'_>) -> Result<IdentityKey> {
+        let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
+        let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
+        Ok(x3dh::open_identity(&self.identity, &spk.pair, prefix)?.0)
+    }
+
+    fn signed_prekey_by_id(&self, id: u32) -> Result<&SignedPrekey> {
+        core::iter::once(&self.signed_prekey)
+            .chain(&self.retired_signed_prekeys)
+            .find(|s| s.id == id)
+            .ok_or(Error::UnknownSignedPrekey)
+    }
+
+    /// Answers an initial envelope: runs X3DH as the responder and decrypts the first
+    /// message. Only when that succeeds is the one-time prekey deleted and the base key
+    /// recorded against replay.
+    pub fn accept_initial<R: CryptoRng + ?Sized>(
+        &mut self,
+        envelope: &Envelope<'_>,
+        rng: &mut R,
+    ) -> Result<(Session, Vec<u8>)> {
+        let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
+        let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
+        if spk.seen.contains(&prefix.base_key) {
+            return Err(Error::ReplayedInitialMessage);
+        }
+        if spk.seen.len() >= self.limits.max_replay_records {
+            return Err(Error::ReplayRecordFull);
+        }
+        let one_time = match prefix.one_time_prekey_id {
+            Some(id) => Some(self.one_time_prekeys.get(&id).ok_or(Error::UnknownOneTimePrekey)?),
+            None => None,
+        };
+        let (sk, initiator) = x3dh::respond(&self.identity, &spk.pair, one_time, prefix)?;
+        let mut session = Session::responder(
+            &sk,
+            self.identity_key().clone(),
+            initiator,
+            spk.pair.clone(),
+            self.limits,
+        );
+        let plaintext = session.decrypt_parsed(envelope, rng)?;
+        if let Some(id) = prefix.one_time_prekey_id {
+            self.one_time_prekeys.remove(&id);
+        }
+        let spk_id = prefix.signed_prekey_id;
+        if let Some(spk) = core::iter::once(&mut self.signed_prekey)
+            .chain(&mut self.retired_signed_prekeys)
+            .find(|s| s.id == spk_id)
+        {
+            spk.seen.insert(prefix.base_key);
+        }
+        Ok((session, plaintext))
+    }
+
+    /// Serializes the account (versioned; see docs/PROTOCOL.md, section 9).
+    pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let state = AccountState {
+            seed: Secret32::from_bytes(*self.identity.seed()),
+            signed_prekey: self.signed_prekey.clone(),
+            retired_signed_prekeys: self.retired_signed_prekeys.clone(),
+            one_time_prekeys: self
+                .one_time_prekeys
+                .iter()
+                .map(|(&id, pair)| (id, pair.clone()))
+                .collect(),
+            next_prekey_id: self.next_prekey_id,
+        };
+        state::encode(state::KIND_ACCOUNT, &state, 256 + 80 * state.one_time_prekeys.len())
+    }
+
+    /// Restores an account serialized by [`Account::to_bytes`].
+    pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self> {
+        let state: AccountState = state::decode(state::KIND_ACCOUNT, bytes)?;
+        if core::iter::once(&state.signed_prekey)
+            .chain(&state.retired_signed_prekeys)
+            .any(|s| s.seen.len() > limits.max_replay_records)
+        {
+            return Err(StateError::ExceedsLimits.into());
+        }
+        let mut one_time_prekeys = BTreeMap::new();
+        for (id, pair) in state.one_time_prekeys {
+            if one_time_prekeys.insert(id, pair).is_some() {
+                return Err(StateError::Malformed.into());
+            }
+        }
+        Ok(Self {
+            identity: IdentityKeyPair::from_seed(state.seed.expose()),
+            signed_prekey: state.signed_prekey,
+            retired_signed_prekeys: state.retired_signed_prekeys,
+            one_time_prekeys,
+            next_prekey_id: state.next_prekey_id,
+            limits,
+        })
+    }
+}

@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod crypto;
+mod error;
+pub mod handshake;
+mod limits;
+pub mod session;
+mod state;
+pub mod wire;
+
+pub use crypto::keys::{IdentityKey, IdentityKeyPair};
+pub use error::{DecodeError, Error, Result, StateError};
+pub use handshake::{Account, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
+pub use limits::Limits;
+pub use session::{Decrypted, PeerSessions, Session};
+
+/// Known-answer access to the key derivations, for the test suite and interoperability
+/// checks; not part of the stable API.
+#[doc(hidden)]
+pub mod kat;

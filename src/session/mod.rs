@@ -1,0 +1,11 @@
+//! The Double Ratchet with header encryption (docs/PROTOCOL.md, section 6) and the
+//! sessions kept per peer device (section 7.3).
+
+mod chain;
+mod peer;
+mod ratchet;
+mod receive;
+mod skipped;
+
+pub use peer::{Decrypted, PeerSessions};
+pub use ratchet::Session;

@@ -1,0 +1,278 @@
+//! A Double Ratchet session with header encryption: state, initialisation and sending
+//! (Double Ratchet spec, section 4; docs/PROTOCOL.md, sections 6.1 to 6.4).
+//!
+//! Receiving is in `receive.rs`; this file holds the state both directions share.
+
+use rand_core::CryptoRng;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::chain::Chain;
+use super::skipped::SkippedKeys;
+use crate::crypto::aead;
+use crate::crypto::kdf::{kdf_ck, kdf_rk, ratchet_init};
+use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
+use crate::crypto::secret::Secret32;
+use crate::error::{Error, Result, StateError};
+use crate::handshake::PrekeyBundle;
+use crate::handshake::x3dh;
+use crate::limits::Limits;
+use crate::state;
+use crate::wire::{
+    Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
+    SEALED_IDENTITY_LEN, pad, padded_len, write_initial_prefix,
+};
+
+/// One end of a session with one peer device. Sans-IO: bytes in, bytes out; the caller
+/// passes randomness in and persists the state with [`Session::to_bytes`] after each call.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub(super) state: SessionState,
+    pub(super) limits: Limits,
+}
+
+/// The X3DH fields an initiator repeats on every message until the peer answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Pending {
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    pub(super) base_key: [u8; 32],
+    sealed_identity: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SessionState {
+    pub(super) local_identity: IdentityKey,
+    pub(super) remote_identity: IdentityKey,
+    pub(super) initiator: bool,
+    /// Our current ratchet key pair (DHs).
+    pub(super) ratchet: DhKeyPair,
+    pub(super) root: Secret32,
+    /// Sending chain (CKs, Ns, HKs); `None` only inside a responder's first decryption.
+    pub(super) send: Option<Chain>,
+    pub(super) next_send_header_key: Secret32,
+    /// Receiving chain (CKr, Nr, HKr); `None` until the peer's first message.
+    pub(super) recv: Option<Chain>,
+    pub(super) next_recv_header_key: Secret32,
+    /// Length of our previous sending chain (PN).
+    pub(super) previous_send_len: u32,
+    pub(super) skipped: SkippedKeys,
+    /// Initiator only: the X3DH fields, until the first message from the peer decrypts.
+    pub(super) pending: Option<Pending>,
+    /// The peer has shown it received our messages in this session.
+    pub(super) confirmed: bool,
+}
+
+impl Session {
+    /// Starts a session as the initiator from a verified prekey bundle.
+    ///
+    /// Randomness drawn, in order: EK_A (32 bytes), the sealed identity's nonce (24), the
+    /// first ratchet key (32).
+    pub fn initiate<R: CryptoRng + ?Sized>(
+        identity: &IdentityKeyPair,
+        bundle: &PrekeyBundle,
+        limits: Limits,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let (sk, prefix) = x3dh::initiate(identity, bundle, rng)?;
+        let (root, header_key_a, next_header_key_b) = ratchet_init(&sk);
+        let ratchet = DhKeyPair::generate(rng);
+        let (root, send_key, next_send_header_key) =
+            kdf_rk(&root, &ratchet.dh(&bundle.signed_prekey().key)?);
+        Ok(Self {
+            state: SessionState {
+                local_identity: identity.public().clone(),
+                remote_identity: bundle.identity().clone(),
+                initiator: true,
+                ratchet,
+                root,
+                send: Some(Chain {
+                    key: send_key,
+                    n: 0,
+                    header_key: header_key_a,
+                }),
+                next_send_header_key,
+                recv: None,
+                next_recv_header_key: next_header_key_b,
+                previous_send_len: 0,
+                skipped: SkippedKeys::default(),
+                pending: Some(Pending {
+                    signed_prekey_id: prefix.signed_prekey_id,
+                    one_time_prekey_id: prefix.one_time_prekey_id,
+                    base_key: prefix.base_key,
+                    sealed_identity: prefix.sealed_identity.to_vec(),
+                }),
+                confirmed: false,
+            },
+            limits,
+        })
+    }
+
+    /// The responder's state before its first decryption (Double Ratchet spec,
+    /// RatchetInitBobHE): the signed prekey is the first ratchet key.
+    pub(crate) fn responder(
+        sk: &Secret32,
+        local_identity: IdentityKey,
+        remote_identity: IdentityKey,
+        signed_prekey: DhKeyPair,
+        limits: Limits,
+    ) -> Self {
+        let (root, header_key_a, next_header_key_b) = ratchet_init(sk);
+        Self {
+            state: SessionState {
+                local_identity,
+                remote_identity,
+                initiator: false,
+                ratchet: signed_prekey,
+                root,
+                send: None,
+                next_send_header_key: next_header_key_b,
+                recv: None,
+                next_recv_header_key: header_key_a,
+                previous_send_len: 0,
+                skipped: SkippedKeys::default(),
+                pending: None,
+                confirmed: false,
+            },
+            limits,
+        }
+    }
+
+    /// The peer device's identity key.
+    pub fn remote_identity(&self) -> &IdentityKey {
+        &self.state.remote_identity
+    }
+
+    /// This device's identity key.
+    pub fn local_identity(&self) -> &IdentityKey {
+        &self.state.local_identity
+    }
+
+    /// True if this device started the session.
+    pub fn is_initiator(&self) -> bool {
+        self.state.initiator
+    }
+
+    /// True once the peer has shown it received this device's messages in this session.
+    pub fn is_confirmed(&self) -> bool {
+        self.state.confirmed
+    }
+
+    /// The initiator's base key (EK_A) while its messages still carry the X3DH fields.
+    pub fn pending_base_key(&self) -> Option<&[u8; 32]> {
+        self.state.pending.as_ref().map(|p| &p.base_key)
+    }
+
+    /// Number of skipped message keys held.
+    pub fn skipped_key_count(&self) -> usize {
+        self.state.skipped.len()
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The associated data of every body: initiator identity || responder identity.
+    pub(super) fn associated_data(&self) -> [u8; 64] {
+        let (a, b) = if self.state.initiator {
+            (&self.state.local_identity, &self.state.remote_identity)
+        } else {
+            (&self.state.remote_identity, &self.state.local_identity)
+        };
+        let mut ad = [0u8; 64];
+        ad[..32].copy_from_slice(a.as_bytes());
+        ad[32..].copy_from_slice(b.as_bytes());
+        ad
+    }
+
+    /// Encrypts `plaintext` into an envelope (initial while the peer has not answered).
+    ///
+    /// Randomness drawn, in order: the header nonce (24 bytes), the body nonce (24).
+    pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, plaintext: &[u8], rng: &mut R) -> Result<Vec<u8>> {
+        if plaintext.len() > self.limits.max_plaintext_len {
+            return Err(Error::PlaintextTooLong);
+        }
+        let ad = self.associated_data();
+        let state = &mut self.state;
+        let send = state.send.as_mut().ok_or(Error::NoSession)?;
+        let next_n = send.n.checked_add(1).ok_or(Error::ChainExhausted)?;
+        let (message_key, next_chain_key) = kdf_ck(&send.key);
+        let header = Header {
+            ratchet_key: *state.ratchet.public(),
+            previous_chain_len: state.previous_send_len,
+            n: send.n,
+        };
+        let padded = pad(plaintext);
+        let mut out = Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded.len() + aead::OVERHEAD);
+        let prefix = state.pending.as_ref().map(Pending::to_prefix).transpose()?;
+        write_initial_prefix(&mut out, prefix.as_ref());
+        let mut sealed_header = Vec::with_capacity(SEALED_HEADER_LEN);
+        let header_bytes: Zeroizing<[u8; HEADER_LEN]> = Zeroizing::new(header.encode());
+        aead::seal_into(&mut sealed_header, &send.header_key, &out, header_bytes.as_slice(), rng)
+            .map_err(|_| Error::PlaintextTooLong)?;
+        out.extend_from_slice(&sealed_header);
+        let mut body_ad = Vec::with_capacity(ad.len() + out.len());
+        body_ad.extend_from_slice(&ad);
+        body_ad.extend_from_slice(&out);
+        aead::seal_into(&mut out, &message_key, &body_ad, &padded, rng).map_err(|_| Error::PlaintextTooLong)?;
+        send.key = next_chain_key;
+        send.n = next_n;
+        Ok(out)
+    }
+
+    /// Decrypts an envelope of this session. On any error the state is unchanged.
+    pub fn decrypt<R: CryptoRng + ?Sized>(&mut self, envelope: &[u8], rng: &mut R) -> Result<Vec<u8>> {
+        let envelope = Envelope::parse(envelope, self.limits.max_padded_len())?;
+        self.decrypt_parsed(&envelope, rng)
+    }
+
+    /// Size of the envelope that `encrypt` produces now for a plaintext of `len` bytes.
+    pub fn envelope_len(&self, len: usize) -> usize {
+        let prefix = if self.state.pending.is_some() { INITIAL_PREFIX_LEN } else { 2 };
+        prefix + SEALED_HEADER_LEN + padded_len(len) + aead::OVERHEAD
+    }
+
+    /// Serializes the session (versioned; docs/PROTOCOL.md, section 9).
+    pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let capacity = 640 + 40 * self.state.skipped.len() + 40 * self.state.skipped.chain_count();
+        state::encode(state::KIND_SESSION, &self.state, capacity)
+    }
+
+    /// Restores a session written by [`Session::to_bytes`], checking it against `limits`.
+    pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Self> {
+        let state: SessionState = state::decode(state::KIND_SESSION, bytes)?;
+        Self::from_state(state, limits)
+    }
+
+    pub(super) fn from_state(state: SessionState, limits: Limits) -> Result<Self> {
+        if state.skipped.len() > limits.max_skipped_keys
+            || state.skipped.chain_count() > limits.max_old_chains + 1
+        {
+            return Err(StateError::ExceedsLimits.into());
+        }
+        let pending_ok = state
+            .pending
+            .as_ref()
+            .is_none_or(|p| p.sealed_identity.len() == SEALED_IDENTITY_LEN && state.initiator);
+        if !state.skipped.is_well_formed() || !pending_ok || state.send.is_none() {
+            return Err(StateError::Malformed.into());
+        }
+        Ok(Self { state, limits })
+    }
+}
+
+impl Pending {
+    fn to_prefix(&self) -> Result<InitialPrefix> {
+        Ok(InitialPrefix {
+            signed_prekey_id: self.signed_prekey_id,
+            one_time_prekey_id: self.one_time_prekey_id,
+            base_key: self.base_key,
+            sealed_identity: self
+                .sealed_identity
+                .as_slice()
+                .try_into()
+                .map_err(|_| StateError::Malformed)?,
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! Versioned serialization of sans-IO state (docs/PROTOCOL.md, section 9):
+//! `state version (1) || kind (1) || postcard body`.
+//!
+//! The version lets a later release migrate old state; the kind stops one sort of state
+//! being restored as another. Decoding is strict: no trailing bytes, bounded allocation
+//! (postcard caps preallocation by the input length), limits checked by the caller.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::error::{Result, StateError};
+
+/// The state format this release writes and reads.
+pub(crate) const STATE_VERSION: u8 = 1;
+/// Kind byte of a serialized [`crate::Account`].
+pub(crate) const KIND_ACCOUNT: u8 = 1;
+/// Kind byte of a serialized [`crate::Session`].
+pub(crate) const KIND_SESSION: u8 = 2;
+/// Kind byte of serialized [`crate::PeerSessions`].
+pub(crate) const KIND_PEER_SESSIONS: u8 = 3;
+
+/// Serializes `value` into a zeroizing buffer reserved up front, so that growing it never
+/// leaves copies of secrets in freed memory (when `capacity` is large enough).
+pub(crate) fn encode<T: Serialize>(kind: u8, value: &T, capacity: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    out.push(STATE_VERSION);
+    out.push(kind);
+    let body = postcard::to_extend(value, core::mem::take(&mut *out)).map_err(|_| StateError::Malformed)?;
+    *out = body;
+    Ok(out)
+}
+
+/// Restores a value written by [`encode`] with the same kind.
+pub(crate) fn decode<T: DeserializeOwned>(kind: u8, bytes: &[u8]) -> Result<T> {
+    let [version, found_kind, body @ ..] = bytes else {
+        return Err(StateError::Malformed.into());
+    };
+    if *version != STATE_VERSION {
+        return Err(StateError::UnsupportedVersion(*version).into());
+    }
+    if *found_kind != kind {
+        return Err(StateError::Malformed.into());
+    }
+    let (value, rest) = postcard::take_from_bytes(body).map_err(|_| StateError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(StateError::Malformed.into());
+    }
+    Ok(value)
+}

@@ -1,0 +1,159 @@
+//! The envelope codec (docs/PROTOCOL.md, section 5): the only bytes a relay sees of a
+//! conversation.
+//!
+//! ```text
+//! version (1) || kind (1)
+//! [initial only: spk_id (4) || opk_flag (1) || opk_id (4) || EK_A (32) || sealed identity (72)]
+//! sealed header (80) || body nonce (24) || body ciphertext (a padding bucket) || tag (16)
+//! ```
+
+use super::header::SEALED_HEADER_LEN;
+use super::padding::{is_bucket, padded_len};
+use super::reader::Reader;
+use super::VERSION;
+use crate::crypto::aead::OVERHEAD;
+use crate::error::DecodeError;
+
+/// Length of the sealed initiator identity: nonce, the 32-byte key, tag.
+pub(crate) const SEALED_IDENTITY_LEN: usize = 32 + OVERHEAD;
+/// Length of version and kind.
+pub(crate) const MESSAGE_PREFIX_LEN: usize = 2;
+/// Length of everything before the header in an initial envelope.
+pub(crate) const INITIAL_PREFIX_LEN: usize = MESSAGE_PREFIX_LEN + 4 + 1 + 4 + 32 + SEALED_IDENTITY_LEN;
+
+const KIND_INITIAL: u8 = 1;
+const KIND_MESSAGE: u8 = 2;
+
+/// Which of the two envelope kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeKind {
+    /// Starts a session: carries the X3DH fields, then a ratchet message.
+    Initial,
+    /// A ratchet message in an established session.
+    Message,
+}
+
+/// The X3DH fields of an initial envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialPrefix {
+    /// Id of the responder's signed prekey used.
+    pub signed_prekey_id: u32,
+    /// Id of the responder's one-time prekey used, if any.
+    pub one_time_prekey_id: Option<u32>,
+    /// The initiator's ephemeral public key EK_A (the session's base key).
+    pub base_key: [u8; 32],
+    /// The initiator's identity key, sealed under a key derived from DH3.
+    pub sealed_identity: [u8; SEALED_IDENTITY_LEN],
+}
+
+/// A parsed envelope borrowing its bytes. Parsing checks syntax only.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    bytes: &'a [u8],
+    initial: Option<InitialPrefix>,
+    header_at: usize,
+}
+
+impl<'a> Envelope<'a> {
+    /// Parses an envelope whose padded body may be at most `max_padded_len` bytes.
+    pub fn parse(bytes: &'a [u8], max_padded_len: usize) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let initial = match r.u8()? {
+            KIND_INITIAL => {
+                let signed_prekey_id = r.u32()?;
+                let has_one_time = r.flag()?;
+                let one_time_id = r.u32()?;
+                if !has_one_time && one_time_id != 0 {
+                    return Err(DecodeError::InvalidFlag);
+                }
+                Some(InitialPrefix {
+                    signed_prekey_id,
+                    one_time_prekey_id: has_one_time.then_some(one_time_id),
+                    base_key: r.array()?,
+                    sealed_identity: r.array()?,
+                })
+            }
+            KIND_MESSAGE => None,
+            other => return Err(DecodeError::UnknownKind(other)),
+        };
+        let header_at = r.position();
+        r.bytes(SEALED_HEADER_LEN)?;
+        let body = r.rest();
+        let Some(padded) = body.len().checked_sub(OVERHEAD) else {
+            return Err(DecodeError::Truncated);
+        };
+        if padded > max_padded_len {
+            return Err(DecodeError::Oversize);
+        }
+        if padded < padded_len(0) {
+            return Err(DecodeError::Truncated);
+        }
+        if !is_bucket(padded) {
+            return Err(DecodeError::BadLength);
+        }
+        Ok(Self {
+            bytes,
+            initial,
+            header_at,
+        })
+    }
+
+    /// The kind of envelope.
+    pub fn kind(&self) -> EnvelopeKind {
+        if self.initial.is_some() {
+            EnvelopeKind::Initial
+        } else {
+            EnvelopeKind::Message
+        }
+    }
+
+    /// The X3DH fields, for an initial envelope.
+    pub fn initial(&self) -> Option<&InitialPrefix> {
+        self.initial.as_ref()
+    }
+
+    /// The whole envelope.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Everything before the sealed header: the header's associated data.
+    pub(crate) fn before_header(&self) -> &'a [u8] {
+        &self.bytes[..self.header_at]
+    }
+
+    /// The sealed header.
+    pub(crate) fn sealed_header(&self) -> &'a [u8] {
+        &self.bytes[self.header_at..self.header_at + SEALED_HEADER_LEN]
+    }
+
+    /// Everything before the sealed body: with the session AD, the body's associated data.
+    pub(crate) fn before_body(&self) -> &'a [u8] {
+        &self.bytes[..self.header_at + SEALED_HEADER_LEN]
+    }
+
+    /// The sealed body.
+    pub(crate) fn sealed_body(&self) -> &'a [u8] {
+        &self.bytes[self.header_at + SEALED_HEADER_LEN..]
+    }
+}
+
+/// Writes version, kind and, for an initial envelope, the X3DH fields.
+pub(crate) fn write_initial_prefix(out: &mut Vec<u8>, initial: Option<&InitialPrefix>) {
+    out.push(VERSION);
+    match initial {
+        None => out.push(KIND_MESSAGE),
+        Some(p) => {
+            out.push(KIND_INITIAL);
+            out.extend_from_slice(&p.signed_prekey_id.to_be_bytes());
+            out.push(u8::from(p.one_time_prekey_id.is_some()));
+            out.extend_from_slice(&p.one_time_prekey_id.unwrap_or(0).to_be_bytes());
+            out.extend_from_slice(&p.base_key);
+            out.extend_from_slice(&p.sealed_identity);
+        }
+    }
+}

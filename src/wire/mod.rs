@@ -1,0 +1,21 @@
+//! The wire format (docs/PROTOCOL.md, sections 4 to 6): strict, versioned codecs for the
+//! prekey bundle, the two envelope kinds, the encrypted header and the padding.
+//!
+//! This layer is syntax only: it checks lengths, versions, flags and buckets, and leaves
+//! keys and signatures to `handshake` and `session`.
+
+mod bundle;
+mod envelope;
+mod header;
+mod padding;
+mod reader;
+
+pub use bundle::BundleFields;
+pub use envelope::{Envelope, EnvelopeKind, InitialPrefix};
+pub(crate) use envelope::{INITIAL_PREFIX_LEN, SEALED_IDENTITY_LEN, write_initial_prefix};
+pub(crate) use header::{HEADER_LEN, Header, SEALED_HEADER_LEN};
+pub use padding::{MIN_PADDED_LEN, padded_len};
+pub(crate) use padding::{pad, unpad};
+
+/// The protocol version this release speaks, first byte of every bundle and envelope.
+pub const VERSION: u8 = 1;
