@@ -35,5 +35,10 @@ pub fn ratchet_init(sk: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
 
 /// The sealed-identity key from DH3, EK_A, SPK_B and IK_B.
 pub fn sealed_identity_key(dh3: [u8; 32], ek: [u8; 32], spk: [u8; 32], ik_b: [u8; 32]) -> [u8; 32] {
-    bytes(&kdf::sealed_identity_key(&Secret32::from_bytes(dh3), &ek, &spk, &ik_b))
+    bytes(&kdf::sealed_identity_key(
+        &Secret32::from_bytes(dh3),
+        &ek,
+        &spk,
+        &ik_b,
+    ))
 }

@@ -40,11 +40,7 @@ impl IdentityKeyPair {
             x25519: verifying.to_montgomery().to_bytes(),
             key: verifying,
         };
-        Self {
-            signing,
-            dh,
-            public,
-        }
+        Self { signing, dh, public }
     }
 
     /// The 32-byte Ed25519 seed, for serialization.

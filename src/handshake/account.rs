@@ -108,7 +108,11 @@ impl Account {
 
     /// Replaces the signed prekey; the old one keeps answering until
     /// [`Account::remove_expired_signed_prekeys`] drops it.
-    pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(&mut self, rng: &mut R, now: u64) -> SignedPrekeyPublic {
+    pub fn rotate_signed_prekey<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+        now: u64,
+    ) -> SignedPrekeyPublic {
         let fresh = SignedPrekey {
             id: self.take_prekey_id(),
             pair: DhKeyPair::generate(rng),
@@ -138,7 +142,10 @@ impl Account {
             .map(|_| {
                 let id = self.take_prekey_id();
                 let pair = DhKeyPair::generate(rng);
-                let public = OneTimePrekeyPublic { id, key: *pair.public() };
+                let public = OneTimePrekeyPublic {
+                    id,
+                    key: *pair.public(),
+                };
                 self.one_time_prekeys.insert(id, pair);
                 public
             })
@@ -149,7 +156,10 @@ impl Account {
     pub fn one_time_prekeys(&self) -> Vec<OneTimePrekeyPublic> {
         self.one_time_prekeys
             .iter()
-            .map(|(&id, pair)| OneTimePrekeyPublic { id, key: *pair.public() })
+            .map(|(&id, pair)| OneTimePrekeyPublic {
+                id,
+                key: *pair.public(),
+            })
             .collect()
     }
 
@@ -190,7 +200,11 @@ impl Account {
             return Err(Error::ReplayRecordFull);
         }
         let one_time = match prefix.one_time_prekey_id {
-            Some(id) => Some(self.one_time_prekeys.get(&id).ok_or(Error::UnknownOneTimePrekey)?),
+            Some(id) => Some(
+                self.one_time_prekeys
+                    .get(&id)
+                    .ok_or(Error::UnknownOneTimePrekey)?,
+            ),
             None => None,
         };
         let (sk, initiator) = x3dh::respond(&self.identity, &spk.pair, one_time, prefix)?;
@@ -228,7 +242,11 @@ impl Account {
                 .collect(),
             next_prekey_id: self.next_prekey_id,
         };
-        state::encode(state::KIND_ACCOUNT, &state, 256 + 80 * state.one_time_prekeys.len())
+        state::encode(
+            state::KIND_ACCOUNT,
+            &state,
+            256 + 80 * state.one_time_prekeys.len(),
+        )
     }
 
     /// Restores an account serialized by [`Account::to_bytes`].

@@ -52,8 +52,14 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     };
     let key = sealed_identity_key(&dh3, ephemeral.public(), &spk.key, bundle.identity().as_bytes());
     let mut sealed = Vec::with_capacity(SEALED_IDENTITY_LEN);
-    aead::seal_into(&mut sealed, &key, &sealed_identity_ad(&prefix), identity.public().as_bytes(), rng)
-        .map_err(|_| Error::PlaintextTooLong)?;
+    aead::seal_into(
+        &mut sealed,
+        &key,
+        &sealed_identity_ad(&prefix),
+        identity.public().as_bytes(),
+        rng,
+    )
+    .map_err(|_| Error::PlaintextTooLong)?;
     prefix.sealed_identity.copy_from_slice(&sealed);
     Ok((sk, prefix))
 }
@@ -66,7 +72,12 @@ pub(crate) fn open_identity(
 ) -> Result<(IdentityKey, Secret32)> {
     check_x25519_canonical(&prefix.base_key)?;
     let dh3 = signed_prekey.dh(&prefix.base_key)?;
-    let key = sealed_identity_key(&dh3, &prefix.base_key, signed_prekey.public(), own.public().as_bytes());
+    let key = sealed_identity_key(
+        &dh3,
+        &prefix.base_key,
+        signed_prekey.public(),
+        own.public().as_bytes(),
+    );
     let opened = aead::open(&key, &sealed_identity_ad(prefix), &prefix.sealed_identity)
         .map_err(|_| Error::SealedIdentity)?;
     let bytes: &[u8; 32] = opened.as_slice().try_into().map_err(|_| Error::SealedIdentity)?;

@@ -105,7 +105,10 @@ impl PeerSessions {
 
     /// Encrypts with the active session.
     pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, plaintext: &[u8], rng: &mut R) -> Result<Vec<u8>> {
-        self.active.as_mut().ok_or(Error::NoSession)?.encrypt(plaintext, rng)
+        self.active
+            .as_mut()
+            .ok_or(Error::NoSession)?
+            .encrypt(plaintext, rng)
     }
 
     /// Decrypts an envelope from this peer device. An initial envelope that no existing
@@ -172,7 +175,9 @@ impl PeerSessions {
             return;
         };
         // Simultaneous initiation: our own unanswered session against theirs.
-        let keep_ours = active.pending_base_key().is_some_and(|ours| ours < their_base_key);
+        let keep_ours = active
+            .pending_base_key()
+            .is_some_and(|ours| ours < their_base_key);
         if keep_ours {
             self.active = Some(active);
             self.push_previous(session);
@@ -200,10 +205,13 @@ impl PeerSessions {
         let has_active = self.active.is_some();
         state::encode(
             state::KIND_PEER_SESSIONS,
-            &(has_active, PeerState {
-                remote_identity: self.remote_identity.clone(),
-                sessions,
-            }),
+            &(
+                has_active,
+                PeerState {
+                    remote_identity: self.remote_identity.clone(),
+                    sessions,
+                },
+            ),
             capacity,
         )
     }
@@ -225,7 +233,11 @@ impl PeerSessions {
         if !identity_consistent || (has_active && sessions.is_empty()) {
             return Err(StateError::Malformed.into());
         }
-        let active = if has_active { Some(sessions.remove(0)) } else { None };
+        let active = if has_active {
+            Some(sessions.remove(0))
+        } else {
+            None
+        };
         Ok(Self {
             remote_identity: peer.remote_identity,
             active,

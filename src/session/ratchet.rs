@@ -19,8 +19,8 @@ use crate::handshake::x3dh;
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::{
-    Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
-    SEALED_IDENTITY_LEN, pad, padded_len, write_initial_prefix,
+    Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN, SEALED_IDENTITY_LEN,
+    pad, padded_len, write_initial_prefix,
 };
 
 /// One end of a session with one peer device. Sans-IO: bytes in, bytes out; the caller
@@ -77,8 +77,7 @@ impl Session {
         let (sk, prefix) = x3dh::initiate(identity, bundle, rng)?;
         let (root, header_key_a, next_header_key_b) = ratchet_init(&sk);
         let ratchet = DhKeyPair::generate(rng);
-        let (root, send_key, next_send_header_key) =
-            kdf_rk(&root, &ratchet.dh(&bundle.signed_prekey().key)?);
+        let (root, send_key, next_send_header_key) = kdf_rk(&root, &ratchet.dh(&bundle.signed_prekey().key)?);
         Ok(Self {
             state: SessionState {
                 local_identity: identity.public().clone(),
@@ -204,18 +203,26 @@ impl Session {
             n: send.n,
         };
         let padded = pad(plaintext);
-        let mut out = Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded.len() + aead::OVERHEAD);
+        let mut out =
+            Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded.len() + aead::OVERHEAD);
         let prefix = state.pending.as_ref().map(Pending::to_prefix).transpose()?;
         write_initial_prefix(&mut out, prefix.as_ref());
         let mut sealed_header = Vec::with_capacity(SEALED_HEADER_LEN);
         let header_bytes: Zeroizing<[u8; HEADER_LEN]> = Zeroizing::new(header.encode());
-        aead::seal_into(&mut sealed_header, &send.header_key, &out, header_bytes.as_slice(), rng)
-            .map_err(|_| Error::PlaintextTooLong)?;
+        aead::seal_into(
+            &mut sealed_header,
+            &send.header_key,
+            &out,
+            header_bytes.as_slice(),
+            rng,
+        )
+        .map_err(|_| Error::PlaintextTooLong)?;
         out.extend_from_slice(&sealed_header);
         let mut body_ad = Vec::with_capacity(ad.len() + out.len());
         body_ad.extend_from_slice(&ad);
         body_ad.extend_from_slice(&out);
-        aead::seal_into(&mut out, &message_key, &body_ad, &padded, rng).map_err(|_| Error::PlaintextTooLong)?;
+        aead::seal_into(&mut out, &message_key, &body_ad, &padded, rng)
+            .map_err(|_| Error::PlaintextTooLong)?;
         send.key = next_chain_key;
         send.n = next_n;
         Ok(out)
@@ -229,7 +236,11 @@ impl Session {
 
     /// Size of the envelope that `encrypt` produces now for a plaintext of `len` bytes.
     pub fn envelope_len(&self, len: usize) -> usize {
-        let prefix = if self.state.pending.is_some() { INITIAL_PREFIX_LEN } else { 2 };
+        let prefix = if self.state.pending.is_some() {
+            INITIAL_PREFIX_LEN
+        } else {
+            2
+        };
         prefix + SEALED_HEADER_LEN + padded_len(len) + aead::OVERHEAD
     }
 

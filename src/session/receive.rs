@@ -54,8 +54,8 @@ impl Session {
         let mut body_ad = Vec::with_capacity(ad.len() + before.len());
         body_ad.extend_from_slice(&ad);
         body_ad.extend_from_slice(before);
-        let padded =
-            aead::open(message_key, &body_ad, envelope.sealed_body()).map_err(|_| Error::BodyAuthentication)?;
+        let padded = aead::open(message_key, &body_ad, envelope.sealed_body())
+            .map_err(|_| Error::BodyAuthentication)?;
         unpad(padded)
     }
 
@@ -109,9 +109,11 @@ impl Session {
             state.skipped.insert(&recv.header_key, skipped, false);
             recv.key = next_chain_key;
             recv.n = header.n + 1;
-            state
-                .skipped
-                .enforce(limits.max_skipped_keys, limits.max_old_chains, Some(&recv.header_key));
+            state.skipped.enforce(
+                limits.max_skipped_keys,
+                limits.max_old_chains,
+                Some(&recv.header_key),
+            );
         }
         Ok(plaintext)
     }
@@ -136,7 +138,8 @@ impl Session {
             Some(r) => skip_to(&r.key, r.n, header.previous_chain_len),
             None => Vec::new(),
         };
-        let (root, recv_key, next_recv_header_key) = kdf_rk(&state.root, &state.ratchet.dh(&header.ratchet_key)?);
+        let (root, recv_key, next_recv_header_key) =
+            kdf_rk(&state.root, &state.ratchet.dh(&header.ratchet_key)?);
         let Advance {
             skipped: new_skipped,
             message_key,
@@ -162,9 +165,11 @@ impl Session {
         });
         let recv_header_key = core::mem::replace(&mut state.next_recv_header_key, next_recv_header_key);
         state.skipped.insert(&recv_header_key, new_skipped, false);
-        state
-            .skipped
-            .enforce(limits.max_skipped_keys, limits.max_old_chains, Some(&recv_header_key));
+        state.skipped.enforce(
+            limits.max_skipped_keys,
+            limits.max_old_chains,
+            Some(&recv_header_key),
+        );
         state.recv = Some(Chain {
             key: next_chain_key,
             n: header.n + 1,

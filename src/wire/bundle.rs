@@ -6,8 +6,8 @@
 //! [|| opk_id (4) || OPK (32)]
 //! ```
 
-use super::reader::Reader;
 use super::VERSION;
+use super::reader::Reader;
 use crate::error::DecodeError;
 
 /// The fields of an encoded prekey bundle, not yet validated.

@@ -7,10 +7,10 @@
 //! sealed header (80) || body nonce (24) || body ciphertext (a padding bucket) || tag (16)
 //! ```
 
+use super::VERSION;
 use super::header::SEALED_HEADER_LEN;
 use super::padding::{is_bucket, padded_len};
 use super::reader::Reader;
-use super::VERSION;
 use crate::crypto::aead::OVERHEAD;
 use crate::error::DecodeError;
 
