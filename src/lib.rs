@@ -16,6 +16,7 @@ pub use error::{DecodeError, Error, Result, StateError};
 pub use handshake::{Account, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
 pub use limits::Limits;
 pub use session::{Decrypted, PeerSessions, Session};
+pub use wire::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability
 /// checks; not part of the stable API.
