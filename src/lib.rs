@@ -7,6 +7,7 @@ pub mod crypto;
 mod error;
 pub mod handshake;
 mod limits;
+mod rng;
 pub mod session;
 mod state;
 pub mod wire;
@@ -15,6 +16,8 @@ pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use error::{DecodeError, Error, Result, StateError};
 pub use handshake::{Account, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
 pub use limits::Limits;
+pub use rand_core;
+pub use rng::{OsRng, os_rng};
 pub use session::{Decrypted, PeerSessions, Session};
 pub use wire::Envelope;
 
