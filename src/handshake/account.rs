@@ -34,6 +34,15 @@ pub struct Account {
     limits: Limits,
 }
 
+/// An initial message that decrypted, not yet committed to the account.
+pub(crate) struct Accepted {
+    pub(crate) session: Session,
+    pub(crate) plaintext: Vec<u8>,
+    signed_prekey_id: u32,
+    one_time_prekey_id: Option<u32>,
+    pub(crate) base_key: [u8; 32],
+}
+
 #[derive(Serialize, Deserialize)]
 struct AccountState {
     seed: Secret32,
@@ -191,6 +200,17 @@ impl Account {
         envelope: &Envelope<'_>,
         rng: &mut R,
     ) -> Result<(Session, Vec<u8>)> {
+        let accepted = self.prepare_initial(envelope, rng)?;
+        Ok(self.commit_initial(accepted))
+    }
+
+    /// Everything of [`Account::accept_initial`] but the commit: `self` is unchanged, so a
+    /// caller can still refuse the result (for example an unexpected identity).
+    pub(crate) fn prepare_initial<R: CryptoRng + ?Sized>(
+        &self,
+        envelope: &Envelope<'_>,
+        rng: &mut R,
+    ) -> Result<Accepted> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
         let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
         if spk.seen.contains(&prefix.base_key) {
@@ -216,17 +236,27 @@ impl Account {
             self.limits,
         );
         let plaintext = session.decrypt_parsed(envelope, rng)?;
-        if let Some(id) = prefix.one_time_prekey_id {
+        Ok(Accepted {
+            session,
+            plaintext,
+            signed_prekey_id: prefix.signed_prekey_id,
+            one_time_prekey_id: prefix.one_time_prekey_id,
+            base_key: prefix.base_key,
+        })
+    }
+
+    /// Deletes the one-time prekey and records the base key of an accepted initial message.
+    pub(crate) fn commit_initial(&mut self, accepted: Accepted) -> (Session, Vec<u8>) {
+        if let Some(id) = accepted.one_time_prekey_id {
             self.one_time_prekeys.remove(&id);
         }
-        let spk_id = prefix.signed_prekey_id;
         if let Some(spk) = core::iter::once(&mut self.signed_prekey)
             .chain(&mut self.retired_signed_prekeys)
-            .find(|s| s.id == spk_id)
+            .find(|s| s.id == accepted.signed_prekey_id)
         {
-            spk.seen.insert(prefix.base_key);
+            spk.seen.insert(accepted.base_key);
         }
-        Ok((session, plaintext))
+        (accepted.session, accepted.plaintext)
     }
 
     /// Serializes the account (versioned; see docs/PROTOCOL.md, section 9).

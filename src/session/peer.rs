@@ -145,11 +145,13 @@ impl PeerSessions {
                 }
             }
         }
-        let Some(base_key) = envelope.initial().map(|p| p.base_key) else {
+        if envelope.initial().is_none() {
             return Err(Error::UnknownSession);
-        };
-        self.check_identity(&account.initial_sender(&envelope)?)?;
-        let (session, plaintext) = account.accept_initial(&envelope, rng)?;
+        }
+        let accepted = account.prepare_initial(&envelope, rng)?;
+        self.check_identity(accepted.session.remote_identity())?;
+        let base_key = accepted.base_key;
+        let (session, plaintext) = account.commit_initial(accepted);
         let sender = session.remote_identity().clone();
         self.remote_identity = Some(sender.clone());
         self.install_inbound(session, &base_key);
