@@ -51,7 +51,8 @@ fn main() -> Result<(), Error> {
 
     // Bob publishes a bundle; a server would hand it out with one one-time prekey.
     let one_time = bob.account.generate_one_time_prekeys(10, &mut rng).pop();
-    let published = bob.account.prekey_bundle(one_time)?.encode();
+    let one_time_kem = bob.account.generate_one_time_kem_prekeys(10, &mut rng).pop();
+    let published = bob.account.prekey_bundle(one_time, one_time_kem)?.encode();
     println!(
         "Bob's prekey bundle: {} bytes of public keys and a signature\n",
         published.len()
@@ -60,6 +61,8 @@ fn main() -> Result<(), Error> {
     // Alice verifies the bundle and starts a session; her first envelope is an initial one.
     let bundle = PrekeyBundle::decode(&published)?;
     alice.peer.initiate(alice.account.identity(), &bundle, &mut rng)?;
+    let post_quantum = alice.peer.active().is_some_and(|s| s.is_post_quantum());
+    println!("Alice's session is post-quantum (X25519 + ML-KEM-768): {post_quantum}\n");
 
     println!(
         "{:<6} {:<30} {:<34} recipient reads",

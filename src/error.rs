@@ -23,6 +23,13 @@ pub enum Error {
     /// An initial message names a signed prekey this device does not hold (any more).
     #[error("unknown or expired signed prekey")]
     UnknownSignedPrekey,
+    /// An initial message names a KEM prekey this device does not hold (any more).
+    #[error("unknown or already used KEM prekey")]
+    UnknownKemPrekey,
+    /// The peer offered no post-quantum KEM prekey (or sent a classical initial message)
+    /// and classical X3DH is not allowed for it.
+    #[error("classical handshake refused: no post-quantum KEM prekey")]
+    ClassicalRefused,
     /// An initial message names a one-time prekey this device does not hold (any more).
     #[error("unknown or already used one-time prekey")]
     UnknownOneTimePrekey,

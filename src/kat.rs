@@ -20,11 +20,12 @@ pub fn kdf_ck(ck: [u8; 32]) -> ([u8; 32], [u8; 32]) {
     (bytes(&a), bytes(&b))
 }
 
-/// The X3DH secret from three or four DH outputs.
-pub fn x3dh_secret(dh: &[[u8; 32]]) -> [u8; 32] {
+/// The handshake secret from three or four DH outputs and, for PQXDH, the KEM secret.
+pub fn handshake_secret(dh: &[[u8; 32]], kem_secret: Option<[u8; 32]>) -> [u8; 32] {
     let secrets: Vec<Secret32> = dh.iter().map(|d| Secret32::from_bytes(*d)).collect();
     let refs: Vec<&Secret32> = secrets.iter().collect();
-    bytes(&kdf::x3dh_secret(&refs))
+    let ss = kem_secret.map(Secret32::from_bytes);
+    bytes(&kdf::handshake_secret(&refs, ss.as_ref()))
 }
 
 /// The ratchet initialisation as (root key, HK_A, NHK_B).
@@ -33,12 +34,30 @@ pub fn ratchet_init(sk: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
     (bytes(&a), bytes(&b), bytes(&c))
 }
 
-/// The sealed-identity key from DH3, EK_A, SPK_B and IK_B.
-pub fn sealed_identity_key(dh3: [u8; 32], ek: [u8; 32], spk: [u8; 32], ik_b: [u8; 32]) -> [u8; 32] {
+/// The sealed-identity key from DH3, the KEM secret (PQXDH), EK_A, SPK_B and IK_B.
+pub fn sealed_identity_key(
+    dh3: [u8; 32],
+    kem_secret: Option<[u8; 32]>,
+    ek: [u8; 32],
+    spk: [u8; 32],
+    ik_b: [u8; 32],
+) -> [u8; 32] {
+    let ss = kem_secret.map(Secret32::from_bytes);
     bytes(&kdf::sealed_identity_key(
         &Secret32::from_bytes(dh3),
+        ss.as_ref(),
         &ek,
         &spk,
         &ik_b,
     ))
+}
+
+/// ML-KEM-768 key generation from the 64-byte seed `d || z`: the encapsulation key.
+pub fn kem_public_from_seed(d: [u8; 32], z: [u8; 32]) -> Vec<u8> {
+    crate::crypto::kem::KemKeyPair::from_parts(d, z).public()
+}
+
+/// ML-KEM-768 decapsulation with the key of seed `d || z`.
+pub fn kem_decapsulate(d: [u8; 32], z: [u8; 32], ciphertext: &[u8; 1088]) -> [u8; 32] {
+    bytes(&crate::crypto::kem::KemKeyPair::from_parts(d, z).decapsulate(ciphertext))
 }

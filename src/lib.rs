@@ -14,7 +14,7 @@ pub mod wire;
 
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use error::{DecodeError, Error, Result, StateError};
-pub use handshake::{Account, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
+pub use handshake::{Account, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
 pub use limits::Limits;
 pub use rand_core;
 pub use rng::{OsRng, os_rng};

@@ -58,6 +58,9 @@ fn compute() -> Vec<(&'static str, String)> {
     let bob_seed = rep(0x22, 32);
     let bob_spk = rep(0x33, 32);
     let bob_opk = rep(0x44, 32);
+    let (bob_lr_kem_d, bob_lr_kem_z) = (rep(0x3a, 32), rep(0x3b, 32));
+    let (bob_kem_d, bob_kem_z) = (rep(0x4a, 32), rep(0x4b, 32));
+    let kem_message = rep(0x5a, 32);
     let alice_ek = rep(0x55, 32);
     let identity_nonce = rep(0x66, 24);
     let alice_ratchet = rep(0x77, 32);
@@ -71,17 +74,28 @@ fn compute() -> Vec<(&'static str, String)> {
 
     // Bob: account (identity seed, signed prekey), one one-time prekey.
     let mut rng = ScriptedRng {
-        draws: vec![bob_seed.clone(), bob_spk.clone(), bob_opk.clone()],
+        draws: vec![
+            bob_seed.clone(),
+            bob_spk.clone(),
+            bob_lr_kem_d.clone(),
+            bob_lr_kem_z.clone(),
+            bob_opk.clone(),
+            bob_kem_d.clone(),
+            bob_kem_z.clone(),
+        ],
     };
     let mut bob = Account::new(&mut rng, 0);
     let otp = bob.generate_one_time_prekeys(1, &mut rng).pop().unwrap();
-    let bundle = bob.prekey_bundle(Some(otp)).unwrap();
+    let kem = bob.generate_one_time_kem_prekeys(1, &mut rng).pop().unwrap();
+    assert!(rng.draws.is_empty());
+    let bundle = bob.prekey_bundle(Some(otp), Some(kem)).unwrap();
 
     // Alice: identity, then X3DH and the first message.
     let mut rng = ScriptedRng {
         draws: vec![
             alice_seed.clone(),
             alice_ek.clone(),
+            kem_message.clone(),
             identity_nonce.clone(),
             alice_ratchet.clone(),
             a_header_nonce.clone(),
@@ -112,7 +126,12 @@ fn compute() -> Vec<(&'static str, String)> {
     put("bob.identity_seed", &bob_seed);
     put("bob.signed_prekey_secret", &bob_spk);
     put("bob.one_time_prekey_secret", &bob_opk);
+    put("bob.last_resort_kem_d", &bob_lr_kem_d);
+    put("bob.last_resort_kem_z", &bob_lr_kem_z);
+    put("bob.one_time_kem_d", &bob_kem_d);
+    put("bob.one_time_kem_z", &bob_kem_z);
     put("alice.ephemeral_secret", &alice_ek);
+    put("alice.kem_message", &kem_message);
     put("alice.sealed_identity_nonce", &identity_nonce);
     put("alice.ratchet_secret", &alice_ratchet);
     put("alice.header_nonce", &a_header_nonce);
@@ -163,11 +182,23 @@ fn compute() -> Vec<(&'static str, String)> {
     put("DH2", &dh2);
     put("DH3", &dh3);
     put("DH4", &dh4);
-    let sk = kat::x3dh_secret(&[dh1, dh2, dh3, dh4]);
+    let kem_public = kat::kem_public_from_seed(
+        bob_kem_d.clone().try_into().unwrap(),
+        bob_kem_z.clone().try_into().unwrap(),
+    );
+    assert_eq!(bundle.kem_prekey().unwrap().key, kem_public);
+    let ciphertext: [u8; 1088] = envelope1[48..48 + 1088].try_into().unwrap();
+    let ss = kat::kem_decapsulate(
+        bob_kem_d.clone().try_into().unwrap(),
+        bob_kem_z.clone().try_into().unwrap(),
+        &ciphertext,
+    );
+    put("SS", &ss);
+    let sk = kat::handshake_secret(&[dh1, dh2, dh3, dh4], Some(ss));
     put("SK", &sk);
     put(
         "sealed_identity_key",
-        &kat::sealed_identity_key(dh3, ek_a, spk_b, ik_b),
+        &kat::sealed_identity_key(dh3, Some(ss), ek_a, spk_b, ik_b),
     );
     let (rk0, hk_a, nhk_b) = kat::ratchet_init(sk);
     put("RK0", &rk0);

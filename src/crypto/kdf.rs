@@ -1,5 +1,5 @@
-//! Every key derivation of hemlis (docs/PROTOCOL.md, section 3): the X3DH secret, the
-//! ratchet initialisation, KDF_RK, KDF_CK and the sealed-identity key.
+//! Every key derivation of hemlis (docs/PROTOCOL.md, section 3): the PQXDH (or classical
+//! X3DH) secret, the ratchet initialisation, KDF_RK, KDF_CK and the sealed-identity key.
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -8,7 +8,9 @@ use zeroize::Zeroizing;
 
 use super::secret::Secret32;
 
-/// HKDF info of the X3DH secret: names the protocol version, curve and hash.
+/// HKDF info of the PQXDH secret: names the protocol version, curve, hash and KEM.
+pub(crate) const INFO_PQXDH: &[u8] = b"hemlis/v1/PQXDH/X25519/SHA-256/ML-KEM-768";
+/// HKDF info of the classical X3DH secret (only for peers explicitly allowed it).
 pub(crate) const INFO_X3DH: &[u8] = b"hemlis/v1/X3DH/X25519/SHA-256";
 /// HKDF info that expands the X3DH secret into the first root key and two header keys.
 pub(crate) const INFO_RATCHET_INIT: &[u8] = b"hemlis/v1/ratchet-init";
@@ -39,14 +41,23 @@ fn split3(okm: &[u8; 96]) -> (Secret32, Secret32, Secret32) {
     (take32(okm, 0), take32(okm, 32), take32(okm, 64))
 }
 
-/// X3DH: `SK = HKDF(salt = 0^32, ikm = 0xFF^32 || DH1 || DH2 || DH3 [|| DH4], info = INFO_X3DH)`.
-pub(crate) fn x3dh_secret(dh_outputs: &[&Secret32]) -> Secret32 {
-    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (1 + dh_outputs.len())));
+/// The handshake secret:
+/// `SK = HKDF(salt = 0^32, ikm = 0xFF^32 || DH1 || DH2 || DH3 [|| DH4] [|| SS], info)`, with
+/// `info = INFO_PQXDH` when the ML-KEM shared secret `SS` is present, else `INFO_X3DH`.
+pub(crate) fn handshake_secret(dh_outputs: &[&Secret32], kem_secret: Option<&Secret32>) -> Secret32 {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (2 + dh_outputs.len())));
     ikm.extend_from_slice(&[0xFF; 32]);
     for dh in dh_outputs {
         ikm.extend_from_slice(dh.expose());
     }
-    take32(hkdf_expand::<32>(&ZERO_SALT, &ikm, &[INFO_X3DH]).as_slice(), 0)
+    let info = match kem_secret {
+        Some(ss) => {
+            ikm.extend_from_slice(ss.expose());
+            INFO_PQXDH
+        }
+        None => INFO_X3DH,
+    };
+    take32(hkdf_expand::<32>(&ZERO_SALT, &ikm, &[info]).as_slice(), 0)
 }
 
 /// Ratchet initialisation: `RK || HK_A || NHK_B = HKDF(salt = 0^32, ikm = SK, info = INFO_RATCHET_INIT)`.
@@ -79,16 +90,26 @@ pub(crate) fn kdf_ck(ck: &Secret32) -> (Secret32, Secret32) {
 }
 
 /// The key sealing the initiator's identity:
-/// `HKDF(salt = 0^32, ikm = DH3, info = INFO_SEALED_IDENTITY || EK_A || SPK_B || IK_B)`.
+/// `HKDF(salt = 0^32, ikm = DH3 [|| SS], info = INFO_SEALED_IDENTITY || EK_A || SPK_B || IK_B)`.
 pub(crate) fn sealed_identity_key(
     dh3: &Secret32,
+    kem_secret: Option<&Secret32>,
     ephemeral: &[u8; 32],
     signed_prekey: &[u8; 32],
     responder_identity: &[u8; 32],
 ) -> Secret32 {
+    let mut ikm = Zeroizing::new([0u8; 64]);
+    ikm[..32].copy_from_slice(dh3.expose());
+    let len = match kem_secret {
+        Some(ss) => {
+            ikm[32..].copy_from_slice(ss.expose());
+            64
+        }
+        None => 32,
+    };
     let okm = hkdf_expand::<32>(
         &ZERO_SALT,
-        dh3.expose(),
+        &ikm[..len],
         &[INFO_SEALED_IDENTITY, ephemeral, signed_prekey, responder_identity],
     );
     take32(okm.as_slice(), 0)

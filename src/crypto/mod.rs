@@ -4,5 +4,6 @@
 
 pub(crate) mod aead;
 pub(crate) mod kdf;
+pub(crate) mod kem;
 pub mod keys;
 pub(crate) mod secret;

@@ -1,5 +1,5 @@
 //! A 32-byte secret: root, chain, header and message keys, X25519 scalars
-//! (docs/PROTOCOL.md, section 2.4).
+//! (docs/PROTOCOL.md, section 2.5).
 //!
 //! Zeroized on drop, never `Copy`, compared in constant time, `Debug` redacted.
 

@@ -1,5 +1,6 @@
-//! The device account: identity, prekeys and the replay record, and the responder's
-//! handling of initial messages (docs/PROTOCOL.md, sections 3.1, 4.1 and 7).
+//! The device account: identity, prekeys (X25519 and ML-KEM-768) and the replay record,
+//! and the responder's handling of initial messages (docs/PROTOCOL.md, sections 3.1, 4.1
+//! and 7.2).
 //!
 //! Commit on success: an initial message that fails for any reason consumes no one-time
 //! prekey and records nothing.
@@ -11,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::bundle::PrekeyBundle;
-use super::prekeys::{OneTimePrekeyPublic, SignedPrekey, SignedPrekeyPublic};
-use super::x3dh;
+use super::pqxdh::{self, ResponderKeys};
+use super::prekeys::{KemPrekeyPublic, OneTimePrekeyPublic, SignedPrekey, SignedPrekeyPublic};
+use crate::crypto::kem::KemKeyPair;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result, StateError};
@@ -30,6 +32,7 @@ pub struct Account {
     /// Replaced signed prekeys still in their grace period, oldest first.
     retired_signed_prekeys: Vec<SignedPrekey>,
     one_time_prekeys: BTreeMap<u32, DhKeyPair>,
+    one_time_kem_prekeys: BTreeMap<u32, KemKeyPair>,
     next_prekey_id: u32,
     limits: Limits,
 }
@@ -40,6 +43,7 @@ pub(crate) struct Accepted {
     pub(crate) plaintext: Vec<u8>,
     signed_prekey_id: u32,
     one_time_prekey_id: Option<u32>,
+    kem_prekey_id: Option<u32>,
     pub(crate) base_key: [u8; 32],
 }
 
@@ -49,32 +53,30 @@ struct AccountState {
     signed_prekey: SignedPrekey,
     retired_signed_prekeys: Vec<SignedPrekey>,
     one_time_prekeys: Vec<(u32, DhKeyPair)>,
+    one_time_kem_prekeys: Vec<(u32, KemKeyPair)>,
     next_prekey_id: u32,
 }
 
 impl Account {
-    /// Creates a device with a new identity and a first signed prekey.
+    /// Creates a device with a new identity, a first signed prekey and its last-resort
+    /// KEM prekey.
     ///
-    /// Randomness drawn: the identity seed (32 bytes), then the signed prekey (32 bytes).
+    /// Randomness drawn, in order: the identity seed (32 bytes), the signed prekey (32),
+    /// the last-resort KEM prekey seed (`d` 32, `z` 32). The signed prekey gets id 1, its
+    /// KEM prekey id 2.
     pub fn new<R: CryptoRng + ?Sized>(rng: &mut R, now: u64) -> Self {
         Self::with_identity(IdentityKeyPair::generate(rng), rng, now)
     }
 
     /// Creates a device around an existing identity, with a first signed prekey.
     pub fn with_identity<R: CryptoRng + ?Sized>(identity: IdentityKeyPair, rng: &mut R, now: u64) -> Self {
-        let signed_prekey = SignedPrekey {
-            id: 1,
-            pair: DhKeyPair::generate(rng),
-            created_at: now,
-            retired_at: None,
-            seen: Default::default(),
-        };
         Self {
             identity,
-            signed_prekey,
+            signed_prekey: SignedPrekey::generate(1, 2, rng, now),
             retired_signed_prekeys: Vec::new(),
             one_time_prekeys: BTreeMap::new(),
-            next_prekey_id: 2,
+            one_time_kem_prekeys: BTreeMap::new(),
+            next_prekey_id: 3,
             limits: Limits::DEFAULT,
         }
     }
@@ -110,6 +112,17 @@ impl Account {
         self.signed_prekey.public(&self.identity)
     }
 
+    /// The current last-resort ML-KEM-768 prekey, as published. It rotates with the signed
+    /// prekey and is used when no one-time KEM prekey is left.
+    pub fn last_resort_kem_prekey(&self) -> KemPrekeyPublic {
+        KemPrekeyPublic::sign(
+            &self.identity,
+            self.signed_prekey.kem_id,
+            false,
+            &self.signed_prekey.kem,
+        )
+    }
+
     /// When the current signed prekey was created (the caller's clock).
     pub fn signed_prekey_created_at(&self) -> u64 {
         self.signed_prekey.created_at
@@ -122,13 +135,8 @@ impl Account {
         rng: &mut R,
         now: u64,
     ) -> SignedPrekeyPublic {
-        let fresh = SignedPrekey {
-            id: self.take_prekey_id(),
-            pair: DhKeyPair::generate(rng),
-            created_at: now,
-            retired_at: None,
-            seen: Default::default(),
-        };
+        let (id, kem_id) = (self.take_prekey_id(), self.take_prekey_id());
+        let fresh = SignedPrekey::generate(id, kem_id, rng, now);
         let mut old = core::mem::replace(&mut self.signed_prekey, fresh);
         old.retired_at = Some(now);
         self.retired_signed_prekeys.push(old);
@@ -161,6 +169,30 @@ impl Account {
             .collect()
     }
 
+    /// Generates `count` signed one-time ML-KEM-768 prekeys and returns them to publish.
+    ///
+    /// Randomness drawn per key: the KEM seed (`d` 32, `z` 32).
+    pub fn generate_one_time_kem_prekeys<R: CryptoRng + ?Sized>(
+        &mut self,
+        count: usize,
+        rng: &mut R,
+    ) -> Vec<KemPrekeyPublic> {
+        (0..count)
+            .map(|_| {
+                let id = self.take_prekey_id();
+                let pair = KemKeyPair::generate(rng);
+                let public = KemPrekeyPublic::sign(&self.identity, id, true, &pair);
+                self.one_time_kem_prekeys.insert(id, pair);
+                public
+            })
+            .collect()
+    }
+
+    /// Number of unused one-time KEM prekeys this device still holds.
+    pub fn one_time_kem_prekey_count(&self) -> usize {
+        self.one_time_kem_prekeys.len()
+    }
+
     /// The unused one-time prekeys this device still holds.
     pub fn one_time_prekeys(&self) -> Vec<OneTimePrekeyPublic> {
         self.one_time_prekeys
@@ -172,9 +204,34 @@ impl Account {
             .collect()
     }
 
-    /// A bundle of this device with the given one-time prekey (as a server would hand out).
-    pub fn prekey_bundle(&self, one_time_prekey: Option<OneTimePrekeyPublic>) -> Result<PrekeyBundle> {
-        PrekeyBundle::new(self.identity_key().clone(), self.signed_prekey(), one_time_prekey)
+    /// A bundle of this device as a server would hand it out: the given one-time prekey, and
+    /// the given one-time KEM prekey or, without one, the last-resort KEM prekey.
+    pub fn prekey_bundle(
+        &self,
+        one_time_prekey: Option<OneTimePrekeyPublic>,
+        one_time_kem_prekey: Option<KemPrekeyPublic>,
+    ) -> Result<PrekeyBundle> {
+        let kem = one_time_kem_prekey.unwrap_or_else(|| self.last_resort_kem_prekey());
+        PrekeyBundle::new(
+            self.identity_key().clone(),
+            self.signed_prekey(),
+            Some(kem),
+            one_time_prekey,
+        )
+    }
+
+    /// A classical bundle without any KEM prekey, for peers that explicitly allow
+    /// classical X3DH (and for tests of the downgrade refusal).
+    pub fn classical_prekey_bundle(
+        &self,
+        one_time_prekey: Option<OneTimePrekeyPublic>,
+    ) -> Result<PrekeyBundle> {
+        PrekeyBundle::new(
+            self.identity_key().clone(),
+            self.signed_prekey(),
+            None,
+            one_time_prekey,
+        )
     }
 
     /// Reads who sent an initial envelope, changing nothing. Lets a caller find the
@@ -182,7 +239,27 @@ impl Account {
     pub fn initial_sender(&self, envelope: &Envelope<'_>) -> Result<IdentityKey> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
         let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
-        Ok(x3dh::open_identity(&self.identity, &spk.pair, prefix)?.0)
+        let keys = ResponderKeys {
+            identity: &self.identity,
+            signed_prekey: &spk.pair,
+            one_time_prekey: None,
+            kem_prekey: self.kem_prekey_for(prefix.kem.as_ref().map(|(id, _)| *id))?,
+        };
+        Ok(pqxdh::open_identity(&keys, prefix)?.0)
+    }
+
+    /// The KEM key pair an initial message names: a one-time one, or the last-resort one of
+    /// a live signed prekey.
+    fn kem_prekey_for(&self, id: Option<u32>) -> Result<Option<&KemKeyPair>> {
+        let Some(id) = id else { return Ok(None) };
+        if let Some(pair) = self.one_time_kem_prekeys.get(&id) {
+            return Ok(Some(pair));
+        }
+        core::iter::once(&self.signed_prekey)
+            .chain(&self.retired_signed_prekeys)
+            .find(|s| s.kem_id == id)
+            .map(|s| Some(&s.kem))
+            .ok_or(Error::UnknownKemPrekey)
     }
 
     fn signed_prekey_by_id(&self, id: u32) -> Result<&SignedPrekey> {
@@ -192,15 +269,15 @@ impl Account {
             .ok_or(Error::UnknownSignedPrekey)
     }
 
-    /// Answers an initial envelope: runs X3DH as the responder and decrypts the first
-    /// message. Only when that succeeds is the one-time prekey deleted and the base key
-    /// recorded against replay.
+    /// Answers an initial envelope: runs PQXDH as the responder and decrypts the first
+    /// message. Only when that succeeds are the one-time prekeys deleted and the base key
+    /// recorded against replay. A classical (no KEM) initial message is refused.
     pub fn accept_initial<R: CryptoRng + ?Sized>(
         &mut self,
         envelope: &Envelope<'_>,
         rng: &mut R,
     ) -> Result<(Session, Vec<u8>)> {
-        let accepted = self.prepare_initial(envelope, rng)?;
+        let accepted = self.prepare_initial(envelope, false, rng)?;
         Ok(self.commit_initial(accepted))
     }
 
@@ -209,9 +286,13 @@ impl Account {
     pub(crate) fn prepare_initial<R: CryptoRng + ?Sized>(
         &self,
         envelope: &Envelope<'_>,
+        allow_classical: bool,
         rng: &mut R,
     ) -> Result<Accepted> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
+        if prefix.kem.is_none() && !allow_classical {
+            return Err(Error::ClassicalRefused);
+        }
         let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
         if spk.seen.contains(&prefix.base_key) {
             return Err(Error::ReplayedInitialMessage);
@@ -227,12 +308,19 @@ impl Account {
             ),
             None => None,
         };
-        let (sk, initiator) = x3dh::respond(&self.identity, &spk.pair, one_time, prefix)?;
+        let keys = ResponderKeys {
+            identity: &self.identity,
+            signed_prekey: &spk.pair,
+            one_time_prekey: one_time,
+            kem_prekey: self.kem_prekey_for(prefix.kem.as_ref().map(|(id, _)| *id))?,
+        };
+        let (sk, initiator) = pqxdh::respond(&keys, prefix)?;
         let mut session = Session::responder(
             &sk,
             self.identity_key().clone(),
             initiator,
             spk.pair.clone(),
+            prefix.kem.is_some(),
             self.limits,
         );
         let plaintext = session.decrypt_parsed(envelope, rng)?;
@@ -241,6 +329,7 @@ impl Account {
             plaintext,
             signed_prekey_id: prefix.signed_prekey_id,
             one_time_prekey_id: prefix.one_time_prekey_id,
+            kem_prekey_id: prefix.kem.as_ref().map(|(id, _)| *id),
             base_key: prefix.base_key,
         })
     }
@@ -249,6 +338,10 @@ impl Account {
     pub(crate) fn commit_initial(&mut self, accepted: Accepted) -> (Session, Vec<u8>) {
         if let Some(id) = accepted.one_time_prekey_id {
             self.one_time_prekeys.remove(&id);
+        }
+        if let Some(id) = accepted.kem_prekey_id {
+            // A last-resort KEM prekey is not in this map and stays.
+            self.one_time_kem_prekeys.remove(&id);
         }
         if let Some(spk) = core::iter::once(&mut self.signed_prekey)
             .chain(&mut self.retired_signed_prekeys)
@@ -270,12 +363,17 @@ impl Account {
                 .iter()
                 .map(|(&id, pair)| (id, pair.clone()))
                 .collect(),
+            one_time_kem_prekeys: self
+                .one_time_kem_prekeys
+                .iter()
+                .map(|(&id, pair)| (id, pair.clone()))
+                .collect(),
             next_prekey_id: self.next_prekey_id,
         };
         state::encode(
             state::KIND_ACCOUNT,
             &state,
-            256 + 80 * state.one_time_prekeys.len(),
+            512 + 80 * (state.one_time_prekeys.len() + state.one_time_kem_prekeys.len()),
         )
     }
 
@@ -294,8 +392,15 @@ impl Account {
                 return Err(StateError::Malformed.into());
             }
         }
+        let mut one_time_kem_prekeys = BTreeMap::new();
+        for (id, pair) in state.one_time_kem_prekeys {
+            if one_time_kem_prekeys.insert(id, pair).is_some() {
+                return Err(StateError::Malformed.into());
+            }
+        }
         Ok(Self {
             identity: IdentityKeyPair::from_seed(state.seed.expose()),
+            one_time_kem_prekeys,
             signed_prekey: state.signed_prekey,
             retired_signed_prekeys: state.retired_signed_prekeys,
             one_time_prekeys,

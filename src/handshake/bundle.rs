@@ -3,34 +3,46 @@
 //! "Parse, don't validate": a [`PrekeyBundle`] value exists only once its identity key,
 //! prekeys and signature have been checked.
 
-use super::prekeys::{OneTimePrekeyPublic, SignedPrekeyPublic};
+use super::prekeys::{KemPrekeyPublic, OneTimePrekeyPublic, SignedPrekeyPublic};
+use crate::crypto::kem::check_public;
 use crate::crypto::keys::{IdentityKey, check_x25519_prekey};
 use crate::error::Result;
-use crate::wire::BundleFields;
+use crate::wire::{BundleFields, KemPrekeyFields};
 
 /// A verified prekey bundle: what an initiator needs to start a session with a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrekeyBundle {
     identity: IdentityKey,
     signed_prekey: SignedPrekeyPublic,
+    kem_prekey: Option<KemPrekeyPublic>,
     one_time_prekey: Option<OneTimePrekeyPublic>,
 }
 
 impl PrekeyBundle {
-    /// Assembles and verifies a bundle from published parts.
+    /// Assembles and verifies a bundle from published parts. Keys are checked first, then
+    /// the signatures. A bundle without a KEM prekey is valid here; initiating from it is
+    /// refused unless classical X3DH is allowed for that peer.
     pub fn new(
         identity: IdentityKey,
         signed_prekey: SignedPrekeyPublic,
+        kem_prekey: Option<KemPrekeyPublic>,
         one_time_prekey: Option<OneTimePrekeyPublic>,
     ) -> Result<Self> {
         check_x25519_prekey(&signed_prekey.key)?;
         if let Some(otp) = &one_time_prekey {
             check_x25519_prekey(&otp.key)?;
         }
+        if let Some(kem) = &kem_prekey {
+            check_public(&kem.key)?;
+        }
         signed_prekey.verify(&identity)?;
+        if let Some(kem) = &kem_prekey {
+            kem.verify(&identity)?;
+        }
         Ok(Self {
             identity,
             signed_prekey,
+            kem_prekey,
             one_time_prekey,
         })
     }
@@ -46,6 +58,12 @@ impl PrekeyBundle {
                 key: fields.signed_prekey,
                 signature: fields.signed_prekey_signature,
             },
+            fields.kem_prekey.map(|k| KemPrekeyPublic {
+                id: k.id,
+                one_time: k.one_time,
+                key: k.key,
+                signature: k.signature,
+            }),
             fields
                 .one_time_prekey
                 .map(|(id, key)| OneTimePrekeyPublic { id, key }),
@@ -59,6 +77,12 @@ impl PrekeyBundle {
             signed_prekey_id: self.signed_prekey.id,
             signed_prekey: self.signed_prekey.key,
             signed_prekey_signature: self.signed_prekey.signature,
+            kem_prekey: self.kem_prekey.as_ref().map(|k| KemPrekeyFields {
+                id: k.id,
+                one_time: k.one_time,
+                key: k.key.clone(),
+                signature: k.signature,
+            }),
             one_time_prekey: self.one_time_prekey.map(|p| (p.id, p.key)),
         }
         .encode()
@@ -72,6 +96,16 @@ impl PrekeyBundle {
     /// The signed prekey.
     pub fn signed_prekey(&self) -> &SignedPrekeyPublic {
         &self.signed_prekey
+    }
+
+    /// The ML-KEM-768 prekey, if the bundle has one.
+    pub fn kem_prekey(&self) -> Option<&KemPrekeyPublic> {
+        self.kem_prekey.as_ref()
+    }
+
+    /// True if the bundle offers a post-quantum KEM prekey.
+    pub fn is_post_quantum(&self) -> bool {
+        self.kem_prekey.is_some()
     }
 
     /// The one-time prekey, if the bundle has one.

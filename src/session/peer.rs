@@ -26,6 +26,7 @@ use crate::wire::Envelope;
 #[derive(Debug, Clone)]
 pub struct PeerSessions {
     remote_identity: Option<IdentityKey>,
+    allow_classical: bool,
     active: Option<Session>,
     previous: Vec<Session>,
     limits: Limits,
@@ -46,6 +47,7 @@ pub struct Decrypted {
 #[derive(Serialize, Deserialize)]
 struct PeerState {
     remote_identity: Option<IdentityKey>,
+    allow_classical: bool,
     sessions: Vec<SessionState>,
 }
 
@@ -54,10 +56,23 @@ impl PeerSessions {
     pub fn new(limits: Limits) -> Self {
         Self {
             remote_identity: None,
+            allow_classical: false,
             active: None,
             previous: Vec::new(),
             limits,
         }
+    }
+
+    /// Marks this peer device as allowed to use classical X3DH (no ML-KEM): its bundles
+    /// without a KEM prekey are accepted and so are its classical initial messages. Off by
+    /// default, so that a relay cannot strip the KEM prekey and downgrade a session.
+    pub fn set_allow_classical(&mut self, allow: bool) {
+        self.allow_classical = allow;
+    }
+
+    /// True if this peer device is allowed classical X3DH.
+    pub fn allows_classical(&self) -> bool {
+        self.allow_classical
     }
 
     /// The peer device's identity, once a session exists.
@@ -90,7 +105,7 @@ impl PeerSessions {
         rng: &mut R,
     ) -> Result<()> {
         self.check_identity(bundle.identity())?;
-        let session = Session::initiate(identity, bundle, self.limits, rng)?;
+        let session = Session::initiate_with(identity, bundle, self.allow_classical, self.limits, rng)?;
         self.remote_identity = Some(bundle.identity().clone());
         if let Some(old) = self.active.replace(session) {
             self.push_previous(old);
@@ -148,7 +163,7 @@ impl PeerSessions {
         if envelope.initial().is_none() {
             return Err(Error::UnknownSession);
         }
-        let accepted = account.prepare_initial(&envelope, rng)?;
+        let accepted = account.prepare_initial(&envelope, self.allow_classical, rng)?;
         self.check_identity(accepted.session.remote_identity())?;
         let base_key = accepted.base_key;
         let (session, plaintext) = account.commit_initial(accepted);
@@ -211,6 +226,7 @@ impl PeerSessions {
                 has_active,
                 PeerState {
                     remote_identity: self.remote_identity.clone(),
+                    allow_classical: self.allow_classical,
                     sessions,
                 },
             ),
@@ -242,6 +258,7 @@ impl PeerSessions {
         };
         Ok(Self {
             remote_identity: peer.remote_identity,
+            allow_classical: peer.allow_classical,
             active,
             previous: sessions,
             limits,

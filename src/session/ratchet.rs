@@ -11,16 +11,17 @@ use super::chain::Chain;
 use super::skipped::SkippedKeys;
 use crate::crypto::aead;
 use crate::crypto::kdf::{kdf_ck, kdf_rk, ratchet_init};
+use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result, StateError};
 use crate::handshake::PrekeyBundle;
-use crate::handshake::x3dh;
+use crate::handshake::pqxdh;
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::{
-    Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN, SEALED_IDENTITY_LEN,
-    pad, padded_len, write_initial_prefix,
+    CLASSICAL_PREFIX_LEN, Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
+    SEALED_IDENTITY_LEN, pad, padded_len, write_initial_prefix,
 };
 
 /// One end of a session with one peer device. Sans-IO: bytes in, bytes out; the caller
@@ -31,11 +32,13 @@ pub struct Session {
     pub(super) limits: Limits,
 }
 
-/// The X3DH fields an initiator repeats on every message until the peer answers.
+/// The handshake fields an initiator repeats on every message until the peer answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Pending {
     signed_prekey_id: u32,
     one_time_prekey_id: Option<u32>,
+    /// KEM prekey id and ciphertext (1,088 bytes), for a post-quantum session.
+    kem: Option<(u32, Vec<u8>)>,
     pub(super) base_key: [u8; 32],
     sealed_identity: Vec<u8>,
 }
@@ -45,6 +48,8 @@ pub(super) struct SessionState {
     pub(super) local_identity: IdentityKey,
     pub(super) remote_identity: IdentityKey,
     pub(super) initiator: bool,
+    /// The handshake included the ML-KEM-768 shared secret (PQXDH).
+    pub(super) post_quantum: bool,
     /// Our current ratchet key pair (DHs).
     pub(super) ratchet: DhKeyPair,
     pub(super) root: Secret32,
@@ -64,17 +69,39 @@ pub(super) struct SessionState {
 }
 
 impl Session {
-    /// Starts a session as the initiator from a verified prekey bundle.
+    /// Starts a post-quantum session (PQXDH) as the initiator from a verified prekey bundle.
+    /// A bundle without a KEM prekey is refused with [`Error::ClassicalRefused`].
     ///
-    /// Randomness drawn, in order: EK_A (32 bytes), the sealed identity's nonce (24), the
-    /// first ratchet key (32).
+    /// Randomness drawn, in order: EK_A (32 bytes), the ML-KEM message (32), the sealed
+    /// identity's nonce (24), the first ratchet key (32).
     pub fn initiate<R: CryptoRng + ?Sized>(
         identity: &IdentityKeyPair,
         bundle: &PrekeyBundle,
         limits: Limits,
         rng: &mut R,
     ) -> Result<Self> {
-        let (sk, prefix) = x3dh::initiate(identity, bundle, rng)?;
+        Self::initiate_with(identity, bundle, false, limits, rng)
+    }
+
+    /// Like [`Session::initiate`], but runs classical X3DH if the bundle has no KEM prekey.
+    /// Only for a peer the app has explicitly marked as unable to do post-quantum.
+    pub fn initiate_allowing_classical<R: CryptoRng + ?Sized>(
+        identity: &IdentityKeyPair,
+        bundle: &PrekeyBundle,
+        limits: Limits,
+        rng: &mut R,
+    ) -> Result<Self> {
+        Self::initiate_with(identity, bundle, true, limits, rng)
+    }
+
+    pub(crate) fn initiate_with<R: CryptoRng + ?Sized>(
+        identity: &IdentityKeyPair,
+        bundle: &PrekeyBundle,
+        allow_classical: bool,
+        limits: Limits,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let (sk, prefix) = pqxdh::initiate(identity, bundle, allow_classical, rng)?;
         let (root, header_key_a, next_header_key_b) = ratchet_init(&sk);
         let ratchet = DhKeyPair::generate(rng);
         let (root, send_key, next_send_header_key) = kdf_rk(&root, &ratchet.dh(&bundle.signed_prekey().key)?);
@@ -83,6 +110,7 @@ impl Session {
                 local_identity: identity.public().clone(),
                 remote_identity: bundle.identity().clone(),
                 initiator: true,
+                post_quantum: prefix.kem.is_some(),
                 ratchet,
                 root,
                 send: Some(Chain {
@@ -98,6 +126,7 @@ impl Session {
                 pending: Some(Pending {
                     signed_prekey_id: prefix.signed_prekey_id,
                     one_time_prekey_id: prefix.one_time_prekey_id,
+                    kem: prefix.kem.as_ref().map(|(id, ct)| (*id, ct.to_vec())),
                     base_key: prefix.base_key,
                     sealed_identity: prefix.sealed_identity.to_vec(),
                 }),
@@ -114,6 +143,7 @@ impl Session {
         local_identity: IdentityKey,
         remote_identity: IdentityKey,
         signed_prekey: DhKeyPair,
+        post_quantum: bool,
         limits: Limits,
     ) -> Self {
         let (root, header_key_a, next_header_key_b) = ratchet_init(sk);
@@ -122,6 +152,7 @@ impl Session {
                 local_identity,
                 remote_identity,
                 initiator: false,
+                post_quantum,
                 ratchet: signed_prekey,
                 root,
                 send: None,
@@ -150,6 +181,12 @@ impl Session {
     /// True if this device started the session.
     pub fn is_initiator(&self) -> bool {
         self.state.initiator
+    }
+
+    /// True if the session was established with PQXDH (X25519 and ML-KEM-768), false if
+    /// with classical X3DH.
+    pub fn is_post_quantum(&self) -> bool {
+        self.state.post_quantum
     }
 
     /// True once the peer has shown it received this device's messages in this session.
@@ -236,10 +273,10 @@ impl Session {
 
     /// Size of the envelope that `encrypt` produces now for a plaintext of `len` bytes.
     pub fn envelope_len(&self, len: usize) -> usize {
-        let prefix = if self.state.pending.is_some() {
-            INITIAL_PREFIX_LEN
-        } else {
-            2
+        let prefix = match &self.state.pending {
+            Some(p) if p.kem.is_some() => INITIAL_PREFIX_LEN,
+            Some(_) => CLASSICAL_PREFIX_LEN,
+            None => 2,
         };
         prefix + SEALED_HEADER_LEN + padded_len(len) + aead::OVERHEAD
     }
@@ -262,10 +299,14 @@ impl Session {
         {
             return Err(StateError::ExceedsLimits.into());
         }
-        let pending_ok = state
-            .pending
-            .as_ref()
-            .is_none_or(|p| p.sealed_identity.len() == SEALED_IDENTITY_LEN && state.initiator);
+        let pending_ok = state.pending.as_ref().is_none_or(|p| {
+            p.sealed_identity.len() == SEALED_IDENTITY_LEN
+                && state.initiator
+                && p.kem.is_some() == state.post_quantum
+                && p.kem
+                    .as_ref()
+                    .is_none_or(|(_, ct)| ct.len() == KEM_CIPHERTEXT_LEN)
+        });
         if !state.skipped.is_well_formed() || !pending_ok || state.send.is_none() {
             return Err(StateError::Malformed.into());
         }
@@ -278,6 +319,14 @@ impl Pending {
         Ok(InitialPrefix {
             signed_prekey_id: self.signed_prekey_id,
             one_time_prekey_id: self.one_time_prekey_id,
+            kem: match &self.kem {
+                Some((id, ct)) => {
+                    let ct: [u8; KEM_CIPHERTEXT_LEN] =
+                        ct.as_slice().try_into().map_err(|_| StateError::Malformed)?;
+                    Some((*id, Box::new(ct)))
+                }
+                None => None,
+            },
             base_key: self.base_key,
             sealed_identity: self
                 .sealed_identity

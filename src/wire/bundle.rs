@@ -1,14 +1,29 @@
 //! The prekey bundle codec (docs/PROTOCOL.md, section 4.2). Syntax only: `handshake`
-//! validates the keys and the signature.
+//! validates the keys and the signatures.
 //!
 //! ```text
-//! version (1) || IK (32) || spk_id (4) || SPK (32) || signature (64) || opk_flag (1)
-//! [|| opk_id (4) || OPK (32)]
+//! version (1) || IK (32) || spk_id (4) || SPK (32) || SPK signature (64)
+//! || kem_flag (1) [|| kem_id (4) || kem_kind (1) || KEM key (1184) || KEM signature (64)]
+//! || opk_flag (1) [|| opk_id (4) || OPK (32)]
 //! ```
 
 use super::VERSION;
 use super::reader::Reader;
+use crate::crypto::kem::KEM_PUBLIC_LEN;
 use crate::error::DecodeError;
+
+/// The ML-KEM-768 prekey of an encoded bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KemPrekeyFields {
+    /// KEM prekey id.
+    pub id: u32,
+    /// True for a one-time KEM prekey, false for the last-resort one.
+    pub one_time: bool,
+    /// ML-KEM-768 encapsulation key (1,184 bytes).
+    pub key: Vec<u8>,
+    /// Ed25519 signature over id, kind and key.
+    pub signature: [u8; 64],
+}
 
 /// The fields of an encoded prekey bundle, not yet validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,24 +36,40 @@ pub struct BundleFields {
     pub signed_prekey: [u8; 32],
     /// Ed25519 signature over the signed prekey.
     pub signed_prekey_signature: [u8; 64],
+    /// The KEM prekey: a one-time one if the server had one left, else the last-resort one.
+    pub kem_prekey: Option<KemPrekeyFields>,
     /// One-time prekey id and key, if the server had one left.
     pub one_time_prekey: Option<(u32, [u8; 32])>,
 }
 
 impl BundleFields {
-    /// Length without a one-time prekey.
-    pub const LEN_WITHOUT_ONE_TIME: usize = 1 + 32 + 4 + 32 + 64 + 1;
-    /// Length with a one-time prekey.
-    pub const LEN_WITH_ONE_TIME: usize = Self::LEN_WITHOUT_ONE_TIME + 4 + 32;
+    /// Length of a classical bundle without a one-time prekey.
+    pub const MIN_LEN: usize = 1 + 32 + 4 + 32 + 64 + 1 + 1;
+    /// Length the KEM prekey adds.
+    pub const KEM_LEN: usize = 4 + 1 + KEM_PUBLIC_LEN + 64;
+    /// Length the one-time prekey adds.
+    pub const ONE_TIME_LEN: usize = 4 + 32;
+    /// Length of a bundle with both.
+    pub const MAX_LEN: usize = Self::MIN_LEN + Self::KEM_LEN + Self::ONE_TIME_LEN;
 
     /// Encodes the bundle.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(Self::LEN_WITH_ONE_TIME);
+        let mut out = Vec::with_capacity(Self::MAX_LEN);
         out.push(VERSION);
         out.extend_from_slice(&self.identity_key);
         out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
         out.extend_from_slice(&self.signed_prekey);
         out.extend_from_slice(&self.signed_prekey_signature);
+        match &self.kem_prekey {
+            None => out.push(0),
+            Some(kem) => {
+                out.push(1);
+                out.extend_from_slice(&kem.id.to_be_bytes());
+                out.push(u8::from(kem.one_time));
+                out.extend_from_slice(&kem.key);
+                out.extend_from_slice(&kem.signature);
+            }
+        }
         match &self.one_time_prekey {
             None => out.push(0),
             Some((id, key)) => {
@@ -52,7 +83,7 @@ impl BundleFields {
 
     /// Decodes a bundle, rejecting unknown versions, bad flags, truncation and trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > Self::LEN_WITH_ONE_TIME {
+        if bytes.len() > Self::MAX_LEN {
             return Err(DecodeError::Oversize);
         }
         let mut r = Reader::new(bytes);
@@ -65,6 +96,16 @@ impl BundleFields {
             signed_prekey_id: r.u32()?,
             signed_prekey: r.array()?,
             signed_prekey_signature: r.array()?,
+            kem_prekey: if r.flag()? {
+                Some(KemPrekeyFields {
+                    id: r.u32()?,
+                    one_time: r.flag()?,
+                    key: r.bytes(KEM_PUBLIC_LEN)?.to_vec(),
+                    signature: r.array()?,
+                })
+            } else {
+                None
+            },
             one_time_prekey: if r.flag()? {
                 Some((r.u32()?, r.array()?))
             } else {

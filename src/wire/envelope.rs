@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! version (1) || kind (1)
-//! [initial only: spk_id (4) || opk_flag (1) || opk_id (4) || EK_A (32) || sealed identity (72)]
+//! [initial only: spk_id (4) || opk_flag (1) || opk_id (4) || kem_flag (1) || kem_id (4)
+//!  || EK_A (32) || [KEM ciphertext (1088) if kem_flag] || sealed identity (72)]
 //! sealed header (80) || body nonce (24) || body ciphertext (a padding bucket) || tag (16)
 //! ```
 
@@ -12,14 +13,18 @@ use super::header::SEALED_HEADER_LEN;
 use super::padding::{is_bucket, padded_len};
 use super::reader::Reader;
 use crate::crypto::aead::OVERHEAD;
+use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
 use crate::error::DecodeError;
 
 /// Length of the sealed initiator identity: nonce, the 32-byte key, tag.
 pub(crate) const SEALED_IDENTITY_LEN: usize = 32 + OVERHEAD;
 /// Length of version and kind.
 pub(crate) const MESSAGE_PREFIX_LEN: usize = 2;
-/// Length of everything before the header in an initial envelope.
-pub(crate) const INITIAL_PREFIX_LEN: usize = MESSAGE_PREFIX_LEN + 4 + 1 + 4 + 32 + SEALED_IDENTITY_LEN;
+/// Length of everything before the header in a classical initial envelope.
+pub(crate) const CLASSICAL_PREFIX_LEN: usize =
+    MESSAGE_PREFIX_LEN + 4 + 1 + 4 + 1 + 4 + 32 + SEALED_IDENTITY_LEN;
+/// Length of everything before the header in a post-quantum initial envelope.
+pub(crate) const INITIAL_PREFIX_LEN: usize = CLASSICAL_PREFIX_LEN + KEM_CIPHERTEXT_LEN;
 
 const KIND_INITIAL: u8 = 1;
 const KIND_MESSAGE: u8 = 2;
@@ -40,6 +45,8 @@ pub struct InitialPrefix {
     pub signed_prekey_id: u32,
     /// Id of the responder's one-time prekey used, if any.
     pub one_time_prekey_id: Option<u32>,
+    /// Id of the responder's ML-KEM-768 prekey used and the KEM ciphertext (post-quantum).
+    pub kem: Option<(u32, Box<[u8; KEM_CIPHERTEXT_LEN]>)>,
     /// The initiator's ephemeral public key EK_A (the session's base key).
     pub base_key: [u8; 32],
     /// The initiator's identity key, sealed under a key derived from DH3.
@@ -67,13 +74,24 @@ impl<'a> Envelope<'a> {
                 let signed_prekey_id = r.u32()?;
                 let has_one_time = r.flag()?;
                 let one_time_id = r.u32()?;
-                if !has_one_time && one_time_id != 0 {
+                let has_kem = r.flag()?;
+                let kem_id = r.u32()?;
+                if (!has_one_time && one_time_id != 0) || (!has_kem && kem_id != 0) {
                     return Err(DecodeError::InvalidFlag);
                 }
+                let base_key = r.array()?;
+                let kem = if has_kem {
+                    let mut ciphertext = Box::new([0u8; KEM_CIPHERTEXT_LEN]);
+                    ciphertext.copy_from_slice(r.bytes(KEM_CIPHERTEXT_LEN)?);
+                    Some((kem_id, ciphertext))
+                } else {
+                    None
+                };
                 Some(InitialPrefix {
                     signed_prekey_id,
                     one_time_prekey_id: has_one_time.then_some(one_time_id),
-                    base_key: r.array()?,
+                    kem,
+                    base_key,
                     sealed_identity: r.array()?,
                 })
             }
@@ -142,7 +160,7 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// Writes version, kind and, for an initial envelope, the X3DH fields.
+/// Writes version, kind and, for an initial envelope, the handshake fields.
 pub(crate) fn write_initial_prefix(out: &mut Vec<u8>, initial: Option<&InitialPrefix>) {
     out.push(VERSION);
     match initial {
@@ -152,7 +170,12 @@ pub(crate) fn write_initial_prefix(out: &mut Vec<u8>, initial: Option<&InitialPr
             out.extend_from_slice(&p.signed_prekey_id.to_be_bytes());
             out.push(u8::from(p.one_time_prekey_id.is_some()));
             out.extend_from_slice(&p.one_time_prekey_id.unwrap_or(0).to_be_bytes());
+            out.push(u8::from(p.kem.is_some()));
+            out.extend_from_slice(&p.kem.as_ref().map_or(0, |(id, _)| *id).to_be_bytes());
             out.extend_from_slice(&p.base_key);
+            if let Some((_, ciphertext)) = &p.kem {
+                out.extend_from_slice(ciphertext.as_slice());
+            }
             out.extend_from_slice(&p.sealed_identity);
         }
     }

@@ -10,9 +10,11 @@ mod header;
 mod padding;
 mod reader;
 
-pub use bundle::BundleFields;
+pub use bundle::{BundleFields, KemPrekeyFields};
+pub(crate) use envelope::{
+    CLASSICAL_PREFIX_LEN, INITIAL_PREFIX_LEN, SEALED_IDENTITY_LEN, write_initial_prefix,
+};
 pub use envelope::{Envelope, EnvelopeKind, InitialPrefix};
-pub(crate) use envelope::{INITIAL_PREFIX_LEN, SEALED_IDENTITY_LEN, write_initial_prefix};
 pub(crate) use header::{HEADER_LEN, Header, SEALED_HEADER_LEN};
 pub use padding::{MIN_PADDED_LEN, padded_len};
 pub(crate) use padding::{pad, unpad};

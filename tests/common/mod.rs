@@ -34,14 +34,18 @@ impl Party {
         }
     }
 
-    /// A bundle of this party, with a fresh one-time prekey if `one_time`.
+    /// A bundle of this party: with `one_time`, a fresh one-time prekey and a fresh
+    /// one-time KEM prekey; without, no one-time prekey and the last-resort KEM prekey.
     pub fn bundle(&mut self, one_time: bool) -> PrekeyBundle {
-        let otp = if one_time {
-            self.account.generate_one_time_prekeys(1, &mut self.rng).pop()
+        let (otp, kem) = if one_time {
+            (
+                self.account.generate_one_time_prekeys(1, &mut self.rng).pop(),
+                self.account.generate_one_time_kem_prekeys(1, &mut self.rng).pop(),
+            )
         } else {
-            None
+            (None, None)
         };
-        self.account.prekey_bundle(otp).expect("own bundle verifies")
+        self.account.prekey_bundle(otp, kem).expect("own bundle verifies")
     }
 
     pub fn initiate(&mut self, bundle: &PrekeyBundle) {
