@@ -20,10 +20,21 @@ pub(crate) const KIND_SESSION: u8 = 2;
 /// Kind byte of serialized [`crate::PeerSessions`].
 pub(crate) const KIND_PEER_SESSIONS: u8 = 3;
 
-/// Serializes `value` into a zeroizing buffer reserved up front, so that growing it never
-/// leaves copies of secrets in freed memory (when `capacity` is large enough).
-pub(crate) fn encode<T: Serialize>(kind: u8, value: &T, capacity: usize) -> Result<Zeroizing<Vec<u8>>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+/// Counts the bytes postcard writes, without keeping them.
+struct Count(usize);
+
+impl Extend<u8> for Count {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0 += bytes.into_iter().count();
+    }
+}
+
+/// Serializes `value` into a zeroizing buffer of exactly the right size: a first pass
+/// counts the bytes, so the buffer never grows and leaves no copy of a secret in freed
+/// memory.
+pub(crate) fn encode<T: Serialize>(kind: u8, value: &T) -> Result<Zeroizing<Vec<u8>>> {
+    let Count(len) = postcard::to_extend(value, Count(0)).map_err(|_| StateError::Malformed)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(2 + len));
     out.push(STATE_VERSION);
     out.push(kind);
     let body = postcard::to_extend(value, core::mem::take(&mut *out)).map_err(|_| StateError::Malformed)?;

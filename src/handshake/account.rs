@@ -370,11 +370,7 @@ impl Account {
                 .collect(),
             next_prekey_id: self.next_prekey_id,
         };
-        state::encode(
-            state::KIND_ACCOUNT,
-            &state,
-            512 + 80 * (state.one_time_prekeys.len() + state.one_time_kem_prekeys.len()),
-        )
+        state::encode(state::KIND_ACCOUNT, &state)
     }
 
     /// Restores an account serialized by [`Account::to_bytes`].

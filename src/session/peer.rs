@@ -212,13 +212,6 @@ impl PeerSessions {
             .chain(&self.previous)
             .map(|s| s.state.clone())
             .collect();
-        let capacity = 64
-            + self
-                .active
-                .iter()
-                .chain(&self.previous)
-                .map(|s| 640 + 40 * s.skipped_key_count())
-                .sum::<usize>();
         let has_active = self.active.is_some();
         state::encode(
             state::KIND_PEER_SESSIONS,
@@ -230,7 +223,6 @@ impl PeerSessions {
                     sessions,
                 },
             ),
-            capacity,
         )
     }
 

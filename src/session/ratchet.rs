@@ -283,8 +283,7 @@ impl Session {
 
     /// Serializes the session (versioned; docs/PROTOCOL.md, section 9).
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let capacity = 640 + 40 * self.state.skipped.len() + 40 * self.state.skipped.chain_count();
-        state::encode(state::KIND_SESSION, &self.state, capacity)
+        state::encode(state::KIND_SESSION, &self.state)
     }
 
     /// Restores a session written by [`Session::to_bytes`], checking it against `limits`.
