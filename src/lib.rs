@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod client;
 pub mod crypto;
 mod error;
 pub mod handshake;
@@ -10,8 +11,11 @@ mod limits;
 mod rng;
 pub mod session;
 mod state;
+pub mod store;
+pub mod transport;
 pub mod wire;
 
+pub use client::{Client, ClientConfig, ClientError, ClientParts, Clock, Received, SystemClock};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use error::{DecodeError, Error, Result, StateError};
 pub use handshake::{Account, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
@@ -19,6 +23,8 @@ pub use limits::Limits;
 pub use rand_core;
 pub use rng::{OsRng, os_rng};
 pub use session::{Decrypted, PeerSessions, Session};
+pub use store::{MemoryStore, SqliteStore, Store};
+pub use transport::{Address, InMemoryRelay, Transport};
 pub use wire::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability

@@ -188,6 +188,14 @@ impl Account {
             .collect()
     }
 
+    /// The unused one-time KEM prekeys this device still holds, signed, as published.
+    pub fn one_time_kem_prekeys(&self) -> Vec<KemPrekeyPublic> {
+        self.one_time_kem_prekeys
+            .iter()
+            .map(|(&id, pair)| KemPrekeyPublic::sign(&self.identity, id, true, pair))
+            .collect()
+    }
+
     /// Number of unused one-time KEM prekeys this device still holds.
     pub fn one_time_kem_prekey_count(&self) -> usize {
         self.one_time_kem_prekeys.len()

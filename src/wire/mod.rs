@@ -8,7 +8,7 @@ mod bundle;
 mod envelope;
 mod header;
 mod padding;
-mod reader;
+pub(crate) mod reader;
 
 pub use bundle::{BundleFields, KemPrekeyFields};
 pub(crate) use envelope::{

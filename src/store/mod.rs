@@ -1,0 +1,89 @@
+//! Durable state (DESIGN section 4; docs/PROTOCOL.md, section 12.3): a transactional
+//! key-value store of opaque records.
+//!
+//! The client seals every record (XChaCha20-Poly1305 under the app's storage key, with the
+//! table and row key as associated data) before a store sees it, so any implementation,
+//! including one an app brings, holds ciphertext only.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use thiserror::Error;
+
+/// The tables of the client's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Table {
+    /// Counters and the storage-key check record.
+    Meta,
+    /// The device account (identity, prekeys, replay record).
+    Account,
+    /// Sessions and trust per peer device, keyed by the encoded address.
+    Peers,
+    /// Envelopes committed for sending, keyed by a big-endian sequence number.
+    Outbox,
+    /// Decrypted messages not yet taken by the app, keyed by a big-endian sequence number.
+    Inbox,
+}
+
+impl Table {
+    /// The table's number in a backend and in associated data.
+    pub fn id(self) -> u8 {
+        match self {
+            Table::Meta => 1,
+            Table::Account => 2,
+            Table::Peers => 3,
+            Table::Outbox => 4,
+            Table::Inbox => 5,
+        }
+    }
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Inserts or replaces a record.
+    Put {
+        /// The table.
+        table: Table,
+        /// The row key.
+        key: Vec<u8>,
+        /// The (sealed) record.
+        value: Vec<u8>,
+    },
+    /// Deletes a record if present.
+    Delete {
+        /// The table.
+        table: Table,
+        /// The row key.
+        key: Vec<u8>,
+    },
+}
+
+/// A storage backend failure.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (I/O, a full disk, a locked or corrupt database).
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+    /// The database was written by a newer release with a schema this one cannot read.
+    #[error("unsupported storage schema version {0}")]
+    UnsupportedSchema(i64),
+}
+
+/// The rows of a table: `(key, record)` pairs, ordered by key.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A transactional key-value store of opaque records.
+pub trait Store: Send {
+    /// One record.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// All records of a table, ordered by key.
+    fn scan(&self, table: Table) -> Result<Rows, StoreError>;
+    /// Applies all writes atomically: all of them or, on error, none.
+    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+}

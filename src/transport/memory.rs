@@ -1,0 +1,186 @@
+//! An in-memory relay for tests and examples (DESIGN section 5). It keeps bundles and
+//! mailboxes like a real server, and records every byte it is handed, so tests can prove
+//! what a relay learns.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use super::{Address, Incoming, PrekeyUpload, Transport, TransportError};
+use crate::handshake::{KemPrekeyPublic, OneTimePrekeyPublic};
+
+#[derive(Debug)]
+struct Device {
+    upload: PrekeyUpload,
+    one_time: VecDeque<OneTimePrekeyPublic>,
+    one_time_kem: VecDeque<KemPrekeyPublic>,
+    /// Highest one-time prekey id taken from this device: a key is added once, so an
+    /// upload repeated after a failure never puts a handed-out key back in stock.
+    high_water: u32,
+    mailbox: BTreeMap<u64, (Address, Vec<u8>)>,
+}
+
+/// The relay's state: what a real server would hold. Shared by [`InMemoryRelay`] and the
+/// TCP relay example.
+#[derive(Debug, Default)]
+pub struct RelayState {
+    devices: BTreeMap<Address, Device>,
+    next_id: u64,
+    log: Vec<Vec<u8>>,
+}
+
+impl RelayState {
+    /// Stores a device's upload (replacing its signed and last-resort prekeys, adding its
+    /// one-time prekeys).
+    pub fn publish(&mut self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
+        self.log.push(upload.to_vec());
+        let upload = PrekeyUpload::decode(upload).map_err(|e| TransportError::Rejected(e.to_string()))?;
+        let entry = self.devices.entry(device.clone());
+        let device = match entry {
+            std::collections::btree_map::Entry::Occupied(o) => {
+                let d = o.into_mut();
+                if d.upload.identity != upload.identity {
+                    // A reinstalled device: a new identity replaces the old stock.
+                    d.one_time.clear();
+                    d.one_time_kem.clear();
+                    d.high_water = 0;
+                }
+                d
+            }
+            std::collections::btree_map::Entry::Vacant(v) => v.insert(Device {
+                upload: upload.clone(),
+                one_time: VecDeque::new(),
+                one_time_kem: VecDeque::new(),
+                high_water: 0,
+                mailbox: BTreeMap::new(),
+            }),
+        };
+        let high_water = device.high_water;
+        device
+            .one_time
+            .extend(upload.one_time.iter().filter(|k| k.id > high_water).copied());
+        device
+            .one_time_kem
+            .extend(upload.one_time_kem.iter().filter(|k| k.id > high_water).cloned());
+        let ids = upload
+            .one_time
+            .iter()
+            .map(|k| k.id)
+            .chain(upload.one_time_kem.iter().map(|k| k.id));
+        device.high_water = ids.fold(high_water, u32::max);
+        device.upload = PrekeyUpload {
+            one_time: Vec::new(),
+            one_time_kem: Vec::new(),
+            ..upload
+        };
+        Ok(())
+    }
+
+    /// The device ids of a user.
+    pub fn devices(&self, user: &str) -> Vec<u32> {
+        self.devices
+            .keys()
+            .filter(|a| a.user == user)
+            .map(|a| a.device)
+            .collect()
+    }
+
+    /// Hands out a bundle, consuming one one-time prekey of each kind if any are left.
+    pub fn fetch_bundle(&mut self, device: &Address) -> Result<Vec<u8>, TransportError> {
+        let d = self.devices.get_mut(device).ok_or(TransportError::NotFound)?;
+        let bundle = d
+            .upload
+            .bundle(d.one_time.pop_front(), d.one_time_kem.pop_front())
+            .map_err(|e| TransportError::Rejected(e.to_string()))?
+            .encode();
+        self.log.push(bundle.clone());
+        Ok(bundle)
+    }
+
+    /// Queues an envelope.
+    pub fn send(&mut self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
+        self.log.push(envelope.to_vec());
+        let d = self.devices.get_mut(to).ok_or(TransportError::NotFound)?;
+        self.next_id += 1;
+        d.mailbox.insert(self.next_id, (from.clone(), envelope.to_vec()));
+        Ok(())
+    }
+
+    /// The envelopes waiting for a device.
+    pub fn fetch(&self, device: &Address) -> Vec<Incoming> {
+        self.devices.get(device).map_or_else(Vec::new, |d| {
+            d.mailbox
+                .iter()
+                .map(|(&id, (from, envelope))| Incoming {
+                    id,
+                    from: from.clone(),
+                    envelope: envelope.clone(),
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes delivered envelopes.
+    pub fn ack(&mut self, device: &Address, ids: &[u64]) {
+        if let Some(d) = self.devices.get_mut(device) {
+            for id in ids {
+                d.mailbox.remove(id);
+            }
+        }
+    }
+
+    /// Every byte string the relay was handed or handed out, in order: uploads, bundles,
+    /// envelopes.
+    pub fn log(&self) -> &[Vec<u8>] {
+        &self.log
+    }
+
+    /// Number of one-time prekeys of each kind in stock for a device.
+    pub fn stock(&self, device: &Address) -> (usize, usize) {
+        self.devices
+            .get(device)
+            .map_or((0, 0), |d| (d.one_time.len(), d.one_time_kem.len()))
+    }
+}
+
+/// A relay in memory, shared by cloning: every clone is a handle to the same relay.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryRelay {
+    state: Arc<Mutex<RelayState>>,
+}
+
+impl InMemoryRelay {
+    /// A new, empty relay.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `f` on the relay's state (for tests: its byte log, its stock).
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut RelayState) -> T) -> Result<T, TransportError> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| TransportError::Unavailable("relay state poisoned".into()))?;
+        Ok(f(&mut state))
+    }
+}
+
+impl Transport for InMemoryRelay {
+    fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
+        self.with_state(|s| s.publish(device, upload))?
+    }
+    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+        self.with_state(|s| s.devices(user))
+    }
+    fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
+        self.with_state(|s| s.fetch_bundle(device))?
+    }
+    fn send(&self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
+        self.with_state(|s| s.send(from, to, envelope))?
+    }
+    fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
+        self.with_state(|s| s.fetch(device))
+    }
+    fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
+        self.with_state(|s| s.ack(device, ids))
+    }
+}
