@@ -305,6 +305,13 @@ impl Client {
         Ok(())
     }
 
+    /// True if the active session with a peer device is post-quantum (PQXDH).
+    pub fn is_post_quantum(&self, address: &Address) -> Result<bool, ClientError> {
+        let record = self.load_peer(address)?;
+        let sessions = self.sessions_of(&record)?;
+        Ok(sessions.active().is_some_and(|s| s.is_post_quantum()))
+    }
+
     /// The safety number with a peer device, from its pinned identity key.
     pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
         let theirs = self.peer_identity(address)?.ok_or(ClientError::UnknownPeer)?;
