@@ -156,7 +156,7 @@ impl core::fmt::Debug for Client {
 
 impl Client {
     /// Creates a new device in an empty store, and publishes its prekeys (if the transport
-    /// fails, [`Client::upkeep`] publishes them later).
+    /// fails, the device is still created and [`Client::upkeep`] publishes them later).
     pub fn create(user: &str, device: u32, mut parts: ClientParts) -> Result<Self, ClientError> {
         let me = Address::new(user, device).ok_or(ClientError::InvalidAddress)?;
         let sealer = Sealer::new(parts.storage_key);
@@ -175,8 +175,12 @@ impl Client {
         parts.store.commit(writes)?;
         let mut client = Self::assemble(me, account, sealer, parts, Counters::default());
         client.counters.publish_pending = true;
-        client.upkeep()?;
-        Ok(client)
+        match client.upkeep() {
+            // The device exists now; a relay that cannot be reached gets the prekeys from
+            // a later `upkeep`.
+            Ok(_) | Err(ClientError::Transport(_)) => Ok(client),
+            Err(e) => Err(e),
+        }
     }
 
     /// Opens the device in `store`.
