@@ -6,10 +6,12 @@
 
 mod address;
 mod memory;
+mod tcp;
 mod upload;
 
 pub use address::Address;
 pub use memory::{InMemoryRelay, RelayState};
+pub use tcp::{TcpTransport, serve_relay};
 pub use upload::PrekeyUpload;
 
 use thiserror::Error;
