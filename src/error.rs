@@ -119,5 +119,5 @@ pub enum StateError {
     ExceedsLimits,
 }
 
-/// Result with hemlis's [`Error`].
+/// Result with hemlis's `Error`.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

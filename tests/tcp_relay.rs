@@ -294,7 +294,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn start_relay() -> (SocketAddr, Arc<Mutex<RelayState>>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(Mutex::new(RelayState::default()));
+    let state = Arc::new(Mutex::new(RelayState::with_log()));
     let shared = Arc::clone(&state);
     thread::spawn(move || serve_relay(listener, shared));
     (addr, state)

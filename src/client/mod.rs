@@ -65,6 +65,9 @@ pub enum ClientError {
         /// The device whose key changed.
         address: Address,
     },
+    /// An envelope whose sealed sender address is not the device the transport named.
+    #[error("the sender inside the message is not the one the relay named")]
+    SenderMismatch,
     /// No identity is known for this device yet.
     #[error("no identity known for this device")]
     UnknownPeer,

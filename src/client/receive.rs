@@ -35,16 +35,16 @@ pub struct ReceiveReport {
     pub messages: Vec<Received>,
     /// Envelopes recognised as already received, acknowledged without a second delivery.
     pub duplicates: usize,
-    /// Envelopes that can never be read (tampered, forged, not for any session), with why;
-    /// they are acknowledged and dropped.
-    pub rejected: Vec<(Address, Error)>,
+    /// Envelopes that can never be read (tampered, forged, relabelled, not for any
+    /// session), with why; they are acknowledged and dropped.
+    pub rejected: Vec<(Address, ClientError)>,
 }
 
 /// How one envelope went.
 enum Outcome {
     Delivered,
     Duplicate,
-    Rejected(Error),
+    Rejected(ClientError),
 }
 
 impl Client {
@@ -106,8 +106,18 @@ impl Client {
     }
 
     fn receive_one(&mut self, incoming: &Incoming) -> Result<Outcome, ClientError> {
-        let mut record = self.load_peer(&incoming.from)?;
-        let mut sessions = self.sessions_of(&record)?;
+        let mut record = match self.load_peer(&incoming.from) {
+            Ok(record) => record,
+            // A damaged record of one peer must not block the mailbox: its messages cannot
+            // be read, others still can.
+            Err(e @ ClientError::CorruptRecord(_)) => return Ok(Outcome::Rejected(e)),
+            Err(e) => return Err(e),
+        };
+        let mut sessions = match self.sessions_of(&record) {
+            Ok(sessions) => sessions,
+            Err(e @ ClientError::Protocol(_)) => return Ok(Outcome::Rejected(e)),
+            Err(e) => return Err(e),
+        };
         let decrypted = match sessions.decrypt(&mut self.account, &incoming.envelope, &mut self.rng) {
             Ok(d) => Ok((d, false)),
             Err(Error::IdentityMismatch) | Err(Error::UnknownSession) if record.pinned.is_some() => {
@@ -118,18 +128,27 @@ impl Client {
         let (decrypted, changed) = match decrypted {
             Ok(ok) => ok,
             Err(Error::Duplicate | Error::ReplayedInitialMessage) => return Ok(Outcome::Duplicate),
-            Err(e) => return Ok(Outcome::Rejected(e)),
+            Err(e) => return Ok(Outcome::Rejected(e.into())),
         };
-        if !changed {
-            record.sessions = sessions.to_bytes()?.to_vec();
-            record.pinned.get_or_insert(decrypted.sender.to_bytes());
-        }
         let Decrypted {
             plaintext,
             sender,
             new_session,
             ..
         } = decrypted;
+        let Some((sent_at, body)) = payload::decode(&plaintext)
+            .and_then(|(claimed, sent_at, body)| (claimed == incoming.from).then_some((sent_at, body)))
+        else {
+            // The relay (or the peer) put another sender on this envelope. Trust nothing of
+            // it: write nothing, and undo in memory what decryption did to the account
+            // (a consumed one-time prekey, a replay record), so the envelope changes no state.
+            self.reload_account()?;
+            return Ok(Outcome::Rejected(ClientError::SenderMismatch));
+        };
+        if !changed {
+            record.sessions = sessions.to_bytes()?.to_vec();
+            record.pinned.get_or_insert(sender.to_bytes());
+        }
         let mut writes = Vec::with_capacity(5);
         writes.push(
             self.sealer
@@ -144,36 +163,26 @@ impl Client {
                 &mut self.rng,
             )?);
         }
-        let outcome = match payload::decode(&plaintext) {
-            Some((claimed, sent_at, body)) if claimed == incoming.from => {
-                let id = self.counters.next_inbox;
-                self.counters.next_inbox += 1;
-                let inbox = InboxRecord {
-                    from: incoming.from.clone(),
-                    sender_identity: sender.to_bytes(),
-                    sent_at,
-                    body: body.to_vec(),
-                    identity_changed: changed,
-                };
-                writes.push(self.sealer.put_value(
-                    Table::Inbox,
-                    id.to_be_bytes().to_vec(),
-                    &inbox,
-                    &mut self.rng,
-                )?);
-                writes.push(self.counters_write()?);
-                Outcome::Delivered
-            }
-            // It decrypted, so its key is spent and the state must advance; but the relay
-            // (or the peer) put another sender on it: never deliver it as theirs.
-            _ => Outcome::Rejected(Error::UnknownSession),
+        let id = self.counters.next_inbox;
+        self.counters.next_inbox += 1;
+        let inbox = InboxRecord {
+            from: incoming.from.clone(),
+            sender_identity: sender.to_bytes(),
+            sent_at,
+            body: body.to_vec(),
+            identity_changed: changed,
         };
+        writes.push(
+            self.sealer
+                .put_value(Table::Inbox, id.to_be_bytes().to_vec(), &inbox, &mut self.rng)?,
+        );
+        writes.push(self.counters_write()?);
         if let Err(e) = self.store.commit(writes) {
             self.reload_account()?;
             self.counters = self.reload_counters()?;
             return Err(e.into());
         }
-        Ok(outcome)
+        Ok(Outcome::Delivered)
     }
 
     /// A message from a pinned address that its trusted sessions do not know: a new

@@ -5,7 +5,7 @@ use super::records::{OutboxRecord, PendingIdentity};
 use super::{Client, ClientError, payload};
 use crate::PrekeyBundle;
 use crate::store::{Table, Write};
-use crate::transport::Address;
+use crate::transport::{Address, TransportError};
 
 impl Client {
     /// Sends `body` to every device of `user`. Returns how many devices it was committed
@@ -82,19 +82,24 @@ impl Client {
         Ok(targets.len())
     }
 
-    /// Sends what the outbox holds, oldest first; stops at the first transport failure.
-    /// Returns how many envelopes left the outbox.
+    /// Sends what the outbox holds, oldest first. Stops at the first failure that may pass
+    /// (`TransportError::Unavailable`), keeping the rest; an envelope the relay refuses for
+    /// good (no such device, rejected) leaves the outbox so it cannot block the others.
+    /// Returns how many envelopes the relay accepted.
     pub fn flush(&mut self) -> Result<usize, ClientError> {
         let mut sent = 0;
         for (key, sealed) in self.store.scan(Table::Outbox)? {
             let record: OutboxRecord = self.sealer.open_value(Table::Outbox, &key, &sealed)?;
-            self.transport.send(&self.me, &record.to, &record.envelope)?;
+            match self.transport.send(&self.me, &record.to, &record.envelope) {
+                Ok(()) => sent += 1,
+                Err(TransportError::NotFound | TransportError::Rejected(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             // A crash here sends the envelope again; the receiver's ratchet refuses the copy.
             self.store.commit(vec![Write::Delete {
                 table: Table::Outbox,
                 key,
             }])?;
-            sent += 1;
         }
         Ok(sent)
     }

@@ -13,26 +13,42 @@ struct Device {
     upload: PrekeyUpload,
     one_time: VecDeque<OneTimePrekeyPublic>,
     one_time_kem: VecDeque<KemPrekeyPublic>,
-    /// Highest one-time prekey id taken from this device: a key is added once, so an
+    /// Highest one-time prekey id received from this device: a key is added once, so an
     /// upload repeated after a failure never puts a handed-out key back in stock.
     high_water: u32,
     mailbox: BTreeMap<u64, (Address, Vec<u8>)>,
 }
 
 /// The relay's state: what a real server would hold. Shared by [`InMemoryRelay`] and the
-/// TCP relay example.
+/// TCP relay example. `RelayState::default()` keeps no log; [`InMemoryRelay`] keeps one.
 #[derive(Debug, Default)]
 pub struct RelayState {
     devices: BTreeMap<Address, Device>,
     next_id: u64,
+    keep_log: bool,
     log: Vec<Vec<u8>>,
 }
 
 impl RelayState {
+    /// A relay state that records every byte string it is handed or hands out (for tests
+    /// that prove what a relay learns; it grows with all traffic).
+    pub fn with_log() -> Self {
+        Self {
+            keep_log: true,
+            ..Self::default()
+        }
+    }
+
+    fn record(&mut self, bytes: &[u8]) {
+        if self.keep_log {
+            self.log.push(bytes.to_vec());
+        }
+    }
+
     /// Stores a device's upload (replacing its signed and last-resort prekeys, adding its
     /// one-time prekeys).
     pub fn publish(&mut self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
-        self.log.push(upload.to_vec());
+        self.record(upload);
         let upload = PrekeyUpload::decode(upload).map_err(|e| TransportError::Rejected(e.to_string()))?;
         let entry = self.devices.entry(device.clone());
         let device = match entry {
@@ -92,13 +108,13 @@ impl RelayState {
             .bundle(d.one_time.pop_front(), d.one_time_kem.pop_front())
             .map_err(|e| TransportError::Rejected(e.to_string()))?
             .encode();
-        self.log.push(bundle.clone());
+        self.record(&bundle);
         Ok(bundle)
     }
 
     /// Queues an envelope.
     pub fn send(&mut self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
-        self.log.push(envelope.to_vec());
+        self.record(envelope);
         let d = self.devices.get_mut(to).ok_or(TransportError::NotFound)?;
         self.next_id += 1;
         d.mailbox.insert(self.next_id, (from.clone(), envelope.to_vec()));
@@ -143,15 +159,17 @@ impl RelayState {
 }
 
 /// A relay in memory, shared by cloning: every clone is a handle to the same relay.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InMemoryRelay {
     state: Arc<Mutex<RelayState>>,
 }
 
 impl InMemoryRelay {
-    /// A new, empty relay.
+    /// A new, empty relay that logs every byte it sees (see [`RelayState::log`]).
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            state: Arc::new(Mutex::new(RelayState::with_log())),
+        }
     }
 
     /// Runs `f` on the relay's state (for tests: its byte log, its stock).
@@ -161,6 +179,12 @@ impl InMemoryRelay {
             .lock()
             .map_err(|_| TransportError::Unavailable("relay state poisoned".into()))?;
         Ok(f(&mut state))
+    }
+}
+
+impl Default for InMemoryRelay {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
