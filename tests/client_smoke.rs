@@ -62,3 +62,109 @@ fn three_devices_talk_and_one_restarts_from_sqlite() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A relay that relabels the sender of every envelope it hands out.
+struct Relabel {
+    relay: InMemoryRelay,
+    as_from: std::sync::Mutex<Option<hemlis::Address>>,
+}
+
+impl hemlis::Transport for Relabel {
+    fn publish(&self, d: &hemlis::Address, u: &[u8]) -> Result<(), hemlis::transport::TransportError> {
+        self.relay.publish(d, u)
+    }
+    fn devices(&self, u: &str) -> Result<Vec<u32>, hemlis::transport::TransportError> {
+        self.relay.devices(u)
+    }
+    fn fetch_bundle(&self, d: &hemlis::Address) -> Result<Vec<u8>, hemlis::transport::TransportError> {
+        self.relay.fetch_bundle(d)
+    }
+    fn send(
+        &self,
+        f: &hemlis::Address,
+        t: &hemlis::Address,
+        e: &[u8],
+    ) -> Result<(), hemlis::transport::TransportError> {
+        self.relay.send(f, t, e)
+    }
+    fn fetch(
+        &self,
+        d: &hemlis::Address,
+    ) -> Result<Vec<hemlis::transport::Incoming>, hemlis::transport::TransportError> {
+        let mut incoming = self.relay.fetch(d)?;
+        if let Some(fake) = self.as_from.lock().unwrap().clone() {
+            for i in &mut incoming {
+                i.from = fake.clone();
+            }
+        }
+        Ok(incoming)
+    }
+    fn ack(&self, d: &hemlis::Address, ids: &[u64]) -> Result<(), hemlis::transport::TransportError> {
+        // A relay that relabels also keeps the envelope, to see whether the truth still works.
+        if self.as_from.lock().unwrap().is_some() {
+            return Ok(());
+        }
+        self.relay.ack(d, ids)
+    }
+}
+
+#[test]
+fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
+    let relay = InMemoryRelay::new();
+    let mut alice = Client::create("alice", 1, parts(&relay, Box::new(MemoryStore::new()), 11)).unwrap();
+    let _carol = Client::create("carol", 1, parts(&relay, Box::new(MemoryStore::new()), 12)).unwrap();
+    let carol_address = hemlis::Address::new("carol", 1).unwrap();
+    let relabel = std::sync::Arc::new(Relabel {
+        relay: relay.clone(),
+        as_from: std::sync::Mutex::new(Some(carol_address.clone())),
+    });
+    struct Shared(std::sync::Arc<Relabel>);
+    impl hemlis::Transport for Shared {
+        fn publish(&self, d: &hemlis::Address, u: &[u8]) -> Result<(), hemlis::transport::TransportError> {
+            self.0.publish(d, u)
+        }
+        fn devices(&self, u: &str) -> Result<Vec<u32>, hemlis::transport::TransportError> {
+            self.0.devices(u)
+        }
+        fn fetch_bundle(&self, d: &hemlis::Address) -> Result<Vec<u8>, hemlis::transport::TransportError> {
+            self.0.fetch_bundle(d)
+        }
+        fn send(
+            &self,
+            f: &hemlis::Address,
+            t: &hemlis::Address,
+            e: &[u8],
+        ) -> Result<(), hemlis::transport::TransportError> {
+            self.0.send(f, t, e)
+        }
+        fn fetch(
+            &self,
+            d: &hemlis::Address,
+        ) -> Result<Vec<hemlis::transport::Incoming>, hemlis::transport::TransportError> {
+            self.0.fetch(d)
+        }
+        fn ack(&self, d: &hemlis::Address, ids: &[u64]) -> Result<(), hemlis::transport::TransportError> {
+            self.0.ack(d, ids)
+        }
+    }
+    let mut bob_parts = parts(&relay, Box::new(MemoryStore::new()), 13);
+    bob_parts.transport = Box::new(Shared(relabel.clone()));
+    let mut bob = Client::create("bob", 1, bob_parts).unwrap();
+
+    alice.send("bob", b"from alice").unwrap();
+    let report = bob.receive().unwrap();
+    assert!(report.messages.is_empty());
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].1, hemlis::ClientError::SenderMismatch);
+    // Nothing was learned about carol: no pin, no pending change, sending is not blocked.
+    assert_eq!(bob.peer_identity(&carol_address).unwrap(), None);
+    assert_eq!(bob.pending_identity(&carol_address).unwrap(), None);
+
+    // The relay stops lying: the same envelope, truly labelled, is accepted (nothing was
+    // consumed by the relabelled attempt).
+    *relabel.as_from.lock().unwrap() = None;
+    let report = bob.receive().unwrap();
+    assert_eq!(report.messages.len(), 1);
+    assert_eq!(report.messages[0].body, b"from alice");
+    assert_eq!(report.messages[0].from.user, "alice");
+}
