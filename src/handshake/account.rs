@@ -200,15 +200,17 @@ impl Account {
         envelope: &Envelope<'_>,
         rng: &mut R,
     ) -> Result<(Session, Vec<u8>)> {
-        let accepted = self.prepare_initial(envelope, rng)?;
+        let accepted = self.prepare_initial(envelope, self.limits, rng)?;
         Ok(self.commit_initial(accepted))
     }
 
     /// Everything of [`Account::accept_initial`] but the commit: `self` is unchanged, so a
-    /// caller can still refuse the result (for example an unexpected identity).
+    /// caller can still refuse the result (for example an unexpected identity). The new
+    /// session runs under `limits`, those of the caller that will hold it.
     pub(crate) fn prepare_initial<R: CryptoRng + ?Sized>(
         &self,
         envelope: &Envelope<'_>,
+        limits: Limits,
         rng: &mut R,
     ) -> Result<Accepted> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
@@ -233,7 +235,7 @@ impl Account {
             self.identity_key().clone(),
             initiator,
             spk.pair.clone(),
-            self.limits,
+            limits,
         );
         let plaintext = session.decrypt_parsed(envelope, rng)?;
         Ok(Accepted {
