@@ -146,10 +146,10 @@ fn default_max_skip_plus_one_is_too_far_ahead_and_keeps_the_skipped_keys() {
 
 /// Where the sending counters sit in `Session::to_bytes` (docs/PROTOCOL.md, section 9:
 /// state version and kind, then the postcard encoding of the fields of `SessionState` in
-/// order): local identity (32), remote identity (32), initiator (1), ratchet key pair
-/// (secret 32, public 32), root key (32), `Some` tag of the sending chain (1), its chain key
-/// (32), then its message number `Ns` as a postcard varint.
-const SEND_N_AT: usize = 2 + 32 + 32 + 1 + 64 + 32 + 1 + 32;
+/// order): local identity (32), remote identity (32), initiator (1), post-quantum (1),
+/// ratchet key pair (secret 32, public 32), root key (32), `Some` tag of the sending chain
+/// (1), its chain key (32), then its message number `Ns` as a postcard varint.
+const SEND_N_AT: usize = 2 + 32 + 32 + 1 + 1 + 64 + 32 + 1 + 32;
 
 fn varint(mut n: u32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -191,6 +191,11 @@ fn forge(session: &Session, now: &Counters, n: u32, pn: u32) -> Session {
     assert_eq!(&bytes[2..34], session.local_identity().as_bytes());
     assert_eq!(&bytes[34..66], session.remote_identity().as_bytes());
     assert_eq!(bytes[66], u8::from(session.is_initiator()));
+    assert_eq!(bytes[67], u8::from(session.is_post_quantum()));
+    assert!(
+        session.is_post_quantum(),
+        "the sessions forged here are post-quantum"
+    );
     assert_eq!(bytes[SEND_N_AT - 33], 1, "Some(sending chain)");
     // After Ns: the sending header key (32), the next sending header key (32), `Some` tag of
     // the receiving chain (1), its chain key (32), Nr, its header key (32), the next

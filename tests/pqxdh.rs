@@ -108,8 +108,7 @@ fn every_kem_ciphertext_bit_flip_is_rejected() {
     kem_ciphertext_bit_flips(true, 1);
 }
 
-/// Every fifth bit (at least one in every byte, at rotating positions), with the
-/// last-resort KEM prekey and no one-time prekey.
+/// Every bit of the ciphertext, with the last-resort KEM prekey and no one-time prekey.
 #[test]
 fn kem_ciphertext_bit_flips_are_rejected_last_resort() {
     kem_ciphertext_bit_flips(false, 1);

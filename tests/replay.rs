@@ -6,6 +6,15 @@ mod common;
 use common::*;
 use hemlis::{Error, Limits, PeerSessions};
 
+/// Sizes for a plaintext of up to 191 bytes (docs/PROTOCOL.md, section 5): a post-quantum
+/// initial envelope is its 1,208-byte prefix (with the 1,088-byte KEM ciphertext), the
+/// sealed header (80), the body nonce (24), the padded body (192) and the tag (16); a
+/// message envelope has the 2-byte prefix instead.
+const INITIAL_LEN: usize = 1208 + 80 + 24 + 192 + 16;
+const MESSAGE_LEN: usize = 2 + 80 + 24 + 192 + 16;
+/// Offset of the KEM flag of an initial envelope (docs/PROTOCOL.md, section 5.1).
+const KEM_FLAG: usize = 11;
+
 /// Delivers `envelope` to `receiver`, expects `expected`, and checks that the receiver's
 /// stored state did not change.
 fn assert_rejected(receiver: &mut Party, envelope: &[u8], expected: Error, what: &str) {
@@ -105,7 +114,8 @@ fn replayed_initial_message_without_one_time_prekey_and_session_is_rejected() {
 }
 
 /// The responder lost its sessions (fresh `PeerSessions`, same account): the replay goes to
-/// the account, whose replay record is checked before the one-time prekey (which is gone).
+/// the account, whose replay record is checked before the one-time prekey and the one-time
+/// KEM prekey (both gone) and before any decapsulation of the KEM ciphertext.
 fn replayed_initial_message_without_session(one_time: bool) {
     let mut alice = Party::new(1);
     let mut bob = Party::new(2);
@@ -202,7 +212,10 @@ struct Received {
 /// The error a replay gets once the receiver's current receiving chain is `current`: the
 /// current chain and the `max_old_chains` before it are kept (their header keys open the
 /// header, and no key is left: a duplicate); older ones are evicted, and only the account's
-/// replay record still knows an initial message.
+/// replay record still knows an initial message. That record is checked before the
+/// one-time prekeys and before the KEM ciphertext is decapsulated, so a replayed initial
+/// message is `ReplayedInitialMessage` with or without one-time prekeys (which are used up):
+/// never `UnknownOneTimePrekey`, `UnknownKemPrekey` or `SealedIdentity`.
 fn replay_error(r: &Received, current: usize) -> Error {
     if r.chain + Limits::default().max_old_chains >= current {
         Error::Duplicate
@@ -228,7 +241,10 @@ fn replay_everything(one_time: bool) {
             let text = format!("a{round}-{i}");
             let envelope = alice.send(text.as_bytes());
             let initial = round == 0;
-            assert_eq!(envelope.len(), if initial { 427 } else { 314 });
+            assert_eq!(envelope.len(), if initial { INITIAL_LEN } else { MESSAGE_LEN });
+            if initial {
+                assert_eq!((envelope[1], envelope[KEM_FLAG]), (1, 1), "post-quantum initial");
+            }
             assert_eq!(bob.receive(&envelope).unwrap().plaintext, text.as_bytes());
             assert_rejected(&mut bob, &envelope, Error::Duplicate, &text);
             at_bob.push(Received {
