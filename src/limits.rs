@@ -1,6 +1,7 @@
 //! Resource limits (docs/PROTOCOL.md, section 7). Every limit is checked before the work
-//! it bounds: a hostile message costs at most `max_skip` chain steps and never grows
-//! stored state beyond these numbers.
+//! it bounds: a hostile message costs at most `2 * max_skip` chain steps (the rest of the
+//! old chain and the start of the new one, section 6.5) and never grows stored state
+//! beyond these numbers.
 
 /// Configurable bounds on work and stored state.
 ///

@@ -12,9 +12,12 @@
 //! - a redelivery fails with `Duplicate` while its chain is kept;
 //! - a message whose chain was evicted fails with `UnknownSession`, or with
 //!   `ReplayedInitialMessage` if it is one of the initiator's initial messages (they carry
-//!   the X3DH fields, so the responder's account answers them and finds the base key in
+//!   the PQXDH fields, so the responder's account answers them and finds the base key in
 //!   its replay record);
 //! - every failure leaves the receiver's whole stored state unchanged.
+//!
+//! Sessions start post-quantum (PQXDH, with a one-time or the last-resort KEM prekey) or,
+//! between parties that allow it, classical (X3DH); the schedules must not care.
 
 mod common;
 
@@ -46,8 +49,10 @@ enum Op {
 enum Start {
     /// `established(true)`: the first message and the reply already went through.
     Established,
-    /// Alice has only initiated; her initial messages are in the schedule too.
-    Fresh { one_time: bool },
+    /// Alice has only initiated; her initial messages are in the schedule too. With
+    /// `one_time`, the bundle has a one-time prekey (and, unless `classical`, a one-time
+    /// KEM prekey); with `classical`, no KEM prekey, and both parties allow that.
+    Fresh { one_time: bool, classical: bool },
 }
 
 /// One message as the model sees it.
@@ -59,7 +64,7 @@ struct Msg {
     chain: u32,
     /// Message number within the chain.
     n: u32,
-    /// Sent while Alice's session was unanswered: carries the X3DH fields.
+    /// Sent while Alice's session was unanswered: carries the handshake fields.
     initial: bool,
     plaintext: Vec<u8>,
     envelope: Vec<u8>,
@@ -127,6 +132,8 @@ struct World {
     in_flight: Vec<Msg>,
     delivered: Vec<Msg>,
     used: HashSet<Vec<u8>>,
+    /// The session is PQXDH (not classical X3DH).
+    post_quantum: bool,
     next_id: usize,
     /// Counters, to check that the schedules exercise every path.
     stats: Stats,
@@ -143,6 +150,7 @@ struct Stats {
 
 impl World {
     fn new(start: Start) -> Self {
+        let post_quantum = !matches!(start, Start::Fresh { classical: true, .. });
         let (alice, bob, model_alice, model_bob) = match start {
             Start::Established => {
                 let (alice, bob) = established(true);
@@ -159,11 +167,18 @@ impl World {
                 };
                 (alice, bob, a, b)
             }
-            Start::Fresh { one_time } => {
+            Start::Fresh { one_time, classical } => {
                 let mut alice = Party::new(1);
                 let mut bob = Party::new(2);
-                let bundle = bob.bundle(one_time);
+                let bundle = if classical {
+                    alice.peer.set_allow_classical(true);
+                    bob.peer.set_allow_classical(true);
+                    classical_bundle(&mut bob, one_time)
+                } else {
+                    bob.bundle(one_time)
+                };
                 alice.initiate(&bundle);
+                assert_eq!(alice.peer.active().unwrap().is_post_quantum(), !classical);
                 let a = Side {
                     send_chain: 1,
                     send_n: 0,
@@ -185,6 +200,7 @@ impl World {
             in_flight: Vec::new(),
             delivered: Vec::new(),
             used: HashSet::new(),
+            post_quantum,
             next_id: 0,
             stats: Stats::default(),
         }
@@ -208,6 +224,10 @@ impl World {
         let envelope = party.send(&text);
         let initial = from_alice && side.recv_chain == 0;
         assert_eq!(envelope[1] == 1, initial, "envelope kind of message {id}");
+        if initial {
+            // The KEM flag of the initial envelope (docs/PROTOCOL.md, section 5.1).
+            assert_eq!(envelope[11] == 1, self.post_quantum, "message {id}");
+        }
         self.in_flight.push(Msg {
             id,
             from_alice,
@@ -334,10 +354,23 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn start() -> impl Strategy<Value = Start> {
     prop_oneof![
-        Just(Start::Established),
-        Just(Start::Fresh { one_time: true }),
-        Just(Start::Fresh { one_time: false }),
+        2 => Just(Start::Established),
+        1 => Just(Start::Fresh { one_time: true, classical: false }),
+        1 => Just(Start::Fresh { one_time: false, classical: false }),
+        1 => Just(Start::Fresh { one_time: true, classical: true }),
+        1 => Just(Start::Fresh { one_time: false, classical: true }),
     ]
+}
+
+/// A classical bundle of `party` (no KEM prekey), with a fresh one-time prekey if
+/// `one_time`.
+fn classical_bundle(party: &mut Party, one_time: bool) -> hemlis::PrekeyBundle {
+    let otp = if one_time {
+        party.account.generate_one_time_prekeys(1, &mut party.rng).pop()
+    } else {
+        None
+    };
+    party.account.classical_prekey_bundle(otp).unwrap()
 }
 
 fn run(start: Start, ops: &[Op]) -> Stats {
@@ -346,10 +379,13 @@ fn run(start: Start, ops: &[Op]) -> Stats {
         world.apply(op);
     }
     world.drain();
-    // After everything, both sides still talk.
+    // After everything, both sides still talk, in the kind of session they started.
+    let post_quantum = world.post_quantum;
     let mut alice = world.alice;
     let mut bob = world.bob;
-    if bob.peer.active().is_some() {
+    assert_eq!(alice.peer.active().unwrap().is_post_quantum(), post_quantum);
+    if let Some(session) = bob.peer.active() {
+        assert_eq!(session.is_post_quantum(), post_quantum);
         let env = alice.send(b"closing a");
         assert_eq!(bob.receive(&env).unwrap().plaintext, b"closing a");
         let env = bob.send(b"closing b");
@@ -412,13 +448,20 @@ fn old_chain_boundary() {
 }
 
 /// An initial message of an evicted chain reaches the account, which recognises its base
-/// key: `ReplayedInitialMessage`, state unchanged, with or without a one-time prekey.
+/// key: `ReplayedInitialMessage`, state unchanged, with or without a one-time prekey, with
+/// a one-time or the last-resort KEM prekey, or classical.
 #[test]
 fn evicted_initial_message_is_a_replay() {
-    for one_time in [true, false] {
+    for (one_time, classical) in [(true, false), (false, false), (true, true), (false, true)] {
         let mut alice = Party::new(1);
         let mut bob = Party::new(2);
-        let bundle = bob.bundle(one_time);
+        let bundle = if classical {
+            alice.peer.set_allow_classical(true);
+            bob.peer.set_allow_classical(true);
+            classical_bundle(&mut bob, one_time)
+        } else {
+            bob.bundle(one_time)
+        };
         alice.initiate(&bundle);
         let first = alice.send(b"first");
         let late = alice.send(b"late initial");
@@ -432,7 +475,7 @@ fn evicted_initial_message_is_a_replay() {
         assert_eq!(
             bob.receive(&late).map(|d| d.plaintext),
             Err(Error::ReplayedInitialMessage),
-            "one_time {one_time}"
+            "one_time {one_time}, classical {classical}"
         );
         assert!(bob.snapshot() == before);
         assert_eq!(

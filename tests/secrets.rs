@@ -2,8 +2,9 @@
 //! trips without changing behaviour, and malformed state is refused with the exact error.
 //!
 //! The secrets are known to the test: every seed and scalar comes from a recorded
-//! deterministic RNG, and the keys derived from them (X3DH secret, root, chain, header and
-//! message keys) are recomputed here with `x25519-dalek`, `sha2` and `hemlis::kat`. Each
+//! deterministic RNG, and the keys derived from them (the ML-KEM shared secret, the PQXDH
+//! secret, the sealed-identity key, root, chain, header and message keys) are recomputed
+//! here with `x25519-dalek`, `ml-kem`, `sha2` and `hemlis::kat`. Each
 //! recomputed key is first found in the serialized state (so the derivation is right and
 //! the key really is held), then looked for in the `Debug` output.
 
@@ -13,6 +14,8 @@ use std::convert::Infallible;
 
 use common::*;
 use hemlis::{Account, Error, IdentityKeyPair, Limits, PeerSessions, Session, StateError, kat};
+use ml_kem::array::Array;
+use ml_kem::{EncapsulationKey, MlKem768};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng, TryCryptoRng, TryRng};
 use sha2::{Digest, Sha512};
@@ -35,7 +38,8 @@ impl Recorder {
         }
     }
 
-    /// The 32-byte draws (identity seeds and X25519 scalars; nonces are 24 bytes).
+    /// The 32-byte draws (identity seeds, X25519 scalars, ML-KEM seed halves and messages;
+    /// nonces are 24 bytes).
     fn keys(&self) -> Vec<[u8; 32]> {
         self.draws
             .iter()
@@ -200,7 +204,8 @@ fn account_and_session_debug_hide_every_key() {
     let mut alice = Account::new(&mut ra, 1);
     let mut bob = Account::new(&mut rb, 1);
     let otps = bob.generate_one_time_prekeys(2, &mut rb);
-    let bundle = bob.prekey_bundle(Some(otps[0])).unwrap();
+    let kems = bob.generate_one_time_kem_prekeys(2, &mut rb);
+    let bundle = bob.prekey_bundle(Some(otps[0]), Some(kems[0].clone())).unwrap();
     let mut alice_peer = PeerSessions::new(Limits::default());
     alice_peer.initiate(alice.identity(), &bundle, &mut ra).unwrap();
     let _m0 = alice_peer.encrypt(b"zero", &mut ra).unwrap();
@@ -212,28 +217,70 @@ fn account_and_session_debug_hide_every_key() {
         b"one"
     );
 
-    // Alice drew: identity seed, signed prekey, EK_A, sealed-identity nonce, ratchet key,
-    // then two nonces per message. Bob: seed, signed prekey, two one-time prekeys, and his
-    // first ratchet key when Alice's message decrypted.
-    assert_eq!(ra.lens(), [32, 32, 32, 24, 32, 24, 24, 24, 24]);
-    assert_eq!(rb.lens(), [32, 32, 32, 32, 32]);
-    let [seed_a, spk_a, ek, ratchet_a] = ra.keys()[..] else {
+    // Alice drew: identity seed, signed prekey, last-resort KEM seed (d, z), EK_A, the
+    // ML-KEM message, sealed-identity nonce, ratchet key, then two nonces per message.
+    // Bob: seed, signed prekey, last-resort KEM seed (d, z), two one-time prekeys, two
+    // one-time KEM seeds (d, z each), and his first ratchet key when Alice's message
+    // decrypted.
+    assert_eq!(ra.lens(), [32, 32, 32, 32, 32, 32, 24, 32, 24, 24, 24, 24]);
+    assert_eq!(rb.lens(), [32; 11]);
+    let [seed_a, spk_a, lr_d_a, lr_z_a, ek, kem_m, ratchet_a] = ra.keys()[..] else {
         panic!()
     };
-    let [seed_b, spk_b, otp1, otp2, ratchet_b] = rb.keys()[..] else {
+    let [
+        seed_b,
+        spk_b,
+        lr_d_b,
+        lr_z_b,
+        otp1,
+        otp2,
+        kem1_d,
+        kem1_z,
+        kem2_d,
+        kem2_z,
+        ratchet_b,
+    ] = rb.keys()[..]
+    else {
         panic!()
     };
     assert_eq!(public(&spk_b), bundle.signed_prekey().key);
     assert_eq!(public(&otp1), otps[0].key);
     assert_eq!(public(&otp2), otps[1].key);
+    assert_eq!(kat::kem_public_from_seed(kem1_d, kem1_z), kems[0].key);
+    assert_eq!(kat::kem_public_from_seed(kem2_d, kem2_z), kems[1].key);
+    assert_eq!(
+        kat::kem_public_from_seed(lr_d_b, lr_z_b),
+        bob.last_resort_kem_prekey().key
+    );
+    assert_eq!(
+        kat::kem_public_from_seed(lr_d_a, lr_z_a),
+        alice.last_resort_kem_prekey().key
+    );
 
-    // X3DH as the initiator computes it.
+    // PQXDH as the initiator computes it; the encapsulation is recomputed with the ml-kem
+    // crate from the recorded message and must give the ciphertext Alice sent.
     let ik_b = public(&identity_scalar(&seed_b));
     let dh1 = x25519(identity_scalar(&seed_a), bundle.signed_prekey().key);
     let dh2 = x25519(ek, ik_b);
     let dh3 = x25519(ek, bundle.signed_prekey().key);
     let dh4 = x25519(ek, otps[0].key);
-    let sk = kat::x3dh_secret(&[dh1, dh2, dh3, dh4]);
+    let ek_a = public(&ek);
+    let kem_key: [u8; 1184] = kems[0].key.as_slice().try_into().unwrap();
+    let (ciphertext, ss) = EncapsulationKey::<MlKem768>::new(&Array::from(kem_key))
+        .unwrap()
+        .encapsulate_deterministic(&Array::from(kem_m));
+    let ss: [u8; 32] = ss.as_slice().try_into().unwrap();
+    assert_eq!(&m1[48..48 + 1088], ciphertext.as_slice());
+    let ciphertext: [u8; 1088] = ciphertext.as_slice().try_into().unwrap();
+    assert_eq!(kat::kem_decapsulate(kem1_d, kem1_z, &ciphertext), ss);
+    let sk = kat::handshake_secret(&[dh1, dh2, dh3, dh4], Some(ss));
+    let sealed_identity_key = kat::sealed_identity_key(
+        dh3,
+        Some(ss),
+        ek_a,
+        bundle.signed_prekey().key,
+        bundle.identity().to_bytes(),
+    );
     let (rk0, hk_a, nhk_b) = kat::ratchet_init(sk);
     // Alice's first sending chain, two messages sent.
     let (rk1, cka0, nhk_a) = kat::kdf_rk(rk0, x25519(ratchet_a, bundle.signed_prekey().key));
@@ -275,15 +322,26 @@ fn account_and_session_debug_hide_every_key() {
         assert!(contains(&bob_session, &key), "Bob's session holds its {name} key");
     }
     assert!(contains(&alice_account, &seed_a) && contains(&alice_account, &spk_a));
+    assert!(contains(&alice_account, &lr_d_a) && contains(&alice_account, &lr_z_a));
     assert!(contains(&bob_account, &seed_b) && contains(&bob_account, &spk_b));
+    assert!(contains(&bob_account, &lr_d_b) && contains(&bob_account, &lr_z_b));
     assert!(contains(&bob_account, &otp2));
+    assert!(contains(&bob_account, &kem2_d) && contains(&bob_account, &kem2_z));
+    assert_eq!(bob.one_time_kem_prekey_count(), 1);
     // Forward secrecy: what was used once is gone.
     assert!(
         !contains(&bob_account, &otp1),
         "the used one-time prekey is deleted"
     );
+    assert!(
+        !contains(&bob_account, &kem1_d) && !contains(&bob_account, &kem1_z),
+        "the used one-time KEM prekey is deleted"
+    );
     for (name, key) in [
         ("EK_A", ek),
+        ("ML-KEM message", kem_m),
+        ("SS", ss),
+        ("sealed-identity key", sealed_identity_key),
         ("SK", sk),
         ("first root key", rk0),
         ("DH1", dh1),
@@ -310,6 +368,17 @@ fn account_and_session_debug_hide_every_key() {
         ("Bob's signed prekey", spk_b),
         ("Bob's one-time prekey", otp1),
         ("Bob's other one-time prekey", otp2),
+        ("Alice's last-resort KEM seed d", lr_d_a),
+        ("Alice's last-resort KEM seed z", lr_z_a),
+        ("Bob's last-resort KEM seed d", lr_d_b),
+        ("Bob's last-resort KEM seed z", lr_z_b),
+        ("Bob's one-time KEM seed d", kem1_d),
+        ("Bob's one-time KEM seed z", kem1_z),
+        ("Bob's other one-time KEM seed d", kem2_d),
+        ("Bob's other one-time KEM seed z", kem2_z),
+        ("ML-KEM message", kem_m),
+        ("SS", ss),
+        ("sealed-identity key", sealed_identity_key),
         ("Bob's ratchet key", ratchet_b),
         ("SK", sk),
         ("DH1", dh1),
@@ -349,6 +418,7 @@ fn account_and_session_debug_hide_every_key() {
     let session = format!("{:?}", bob_peer.active().unwrap());
     assert!(session.contains("Secret32(<redacted>)") && session.contains("DhKeyPair(<redacted>)"));
     assert!(format!("{bob:?}").contains("DhKeyPair(<redacted>)"));
+    assert!(format!("{bob:?}").contains("KemKeyPair(<redacted>)"));
 
     // A few more turns, each with a fresh ratchet key: still nothing shows.
     for turn in 0..3 {
@@ -365,7 +435,7 @@ fn account_and_session_debug_hide_every_key() {
         .chain(rb.keys())
         .map(|k| ("recorded key", k))
         .collect();
-    assert_eq!(recorded.len(), 4 + 5 + 6);
+    assert_eq!(recorded.len(), 7 + 11 + 6);
     let ratchet_now = recorded[recorded.len() - 1].1;
     assert!(contains(&bob_peer.to_bytes().unwrap(), &ratchet_now));
     assert_no_leak("Alice's PeerSessions", &alice_peer, &recorded);
@@ -403,6 +473,7 @@ fn session_round_trip_preserves_behaviour() {
         assert_eq!(restored.local_identity(), original.local_identity());
         assert_eq!(restored.is_initiator(), original.is_initiator());
         assert_eq!(restored.is_confirmed(), original.is_confirmed());
+        assert!(original.is_post_quantum() && restored.is_post_quantum());
         assert_eq!(restored.pending_base_key(), original.pending_base_key());
         assert_eq!(restored.skipped_key_count(), original.skipped_key_count());
         assert!(original.skipped_key_count() > 0);
@@ -438,6 +509,9 @@ fn account_round_trip_preserves_behaviour() {
     let first = alice.send(b"first");
     bob.receive(&first).unwrap();
     bob.account.generate_one_time_prekeys(3, &mut bob.rng);
+    let kems = bob.account.generate_one_time_kem_prekeys(2, &mut bob.rng);
+    // A bundle with the signed prekey and last-resort KEM prekey about to be retired.
+    let retiring = bob.bundle(false);
     bob.account.rotate_signed_prekey(&mut bob.rng, 2_000);
 
     let limits = Limits::default();
@@ -448,12 +522,19 @@ fn account_round_trip_preserves_behaviour() {
     assert_eq!(restored.signed_prekey(), bob.account.signed_prekey());
     assert_eq!(restored.signed_prekey_created_at(), 2_000);
     assert_eq!(restored.one_time_prekeys(), bob.account.one_time_prekeys());
+    assert_eq!(
+        restored.last_resort_kem_prekey(),
+        bob.account.last_resort_kem_prekey()
+    );
+    assert_eq!(restored.one_time_kem_prekey_count(), 2);
     assert_eq!(restored.limits(), &limits);
     let otp = bob.account.one_time_prekeys()[1];
-    assert_eq!(
-        restored.prekey_bundle(Some(otp)).unwrap(),
-        bob.account.prekey_bundle(Some(otp)).unwrap()
-    );
+    for kem in [None, Some(kems[1].clone())] {
+        assert_eq!(
+            restored.prekey_bundle(Some(otp), kem.clone()).unwrap(),
+            bob.account.prekey_bundle(Some(otp), kem).unwrap()
+        );
+    }
     assert_eq!(format!("{restored:?}"), format!("{:?}", bob.account));
 
     // The replay record survived: the first message is refused as a replay.
@@ -463,12 +544,19 @@ fn account_round_trip_preserves_behaviour() {
         Err(Error::ReplayedInitialMessage)
     );
 
-    // Carol starts a session to the new signed prekey and a new one-time prekey: the
-    // original and the restored account answer identically.
-    let bundle = bob.account.prekey_bundle(Some(otp)).unwrap();
+    // Carol starts a session to the new signed prekey, a new one-time prekey and a new
+    // one-time KEM prekey; Dave one to the retired signed prekey and its last-resort KEM
+    // prekey: the original and the restored account answer identically.
+    let bundle = bob
+        .account
+        .prekey_bundle(Some(otp), Some(kems[1].clone()))
+        .unwrap();
     let mut carol = Party::new(3);
     carol.initiate(&bundle);
     let env = carol.send(b"to the rotated prekey");
+    let mut dave = Party::new(4);
+    dave.initiate(&retiring);
+    let env_dave = dave.send(b"to the retired prekey");
     let mut copies = [
         Account::from_bytes(&bytes, limits).unwrap(),
         Account::from_bytes(&bytes, limits).unwrap(),
@@ -478,15 +566,29 @@ fn account_round_trip_preserves_behaviour() {
         let mut peer = PeerSessions::new(limits);
         let got = peer.decrypt(account, &env, &mut rng(4)).unwrap();
         assert_eq!(got.plaintext, b"to the rotated prekey", "copy {i}");
-        results.push((account.to_bytes().unwrap(), peer.to_bytes().unwrap()));
+        let mut peer_dave = PeerSessions::new(limits);
+        let got = peer_dave.decrypt(account, &env_dave, &mut rng(5)).unwrap();
+        assert_eq!(got.plaintext, b"to the retired prekey", "copy {i}");
+        results.push((
+            account.to_bytes().unwrap(),
+            peer.to_bytes().unwrap(),
+            peer_dave.to_bytes().unwrap(),
+        ));
     }
     let mut peer = PeerSessions::new(limits);
     let got = peer.decrypt(&mut bob.account, &env, &mut rng(4)).unwrap();
     assert!(got.new_session);
+    let mut peer_dave = PeerSessions::new(limits);
+    let got = peer_dave
+        .decrypt(&mut bob.account, &env_dave, &mut rng(5))
+        .unwrap();
+    assert!(got.new_session && peer_dave.active().unwrap().is_post_quantum());
     assert_eq!(*bob.account.to_bytes().unwrap(), *results[0].0);
     assert_eq!(*peer.to_bytes().unwrap(), *results[0].1);
+    assert_eq!(*peer_dave.to_bytes().unwrap(), *results[0].2);
     assert_eq!(results[0], results[1]);
     assert!(!bob.account.one_time_prekeys().contains(&otp));
+    assert_eq!(bob.account.one_time_kem_prekey_count(), 1);
 }
 
 #[test]
@@ -653,6 +755,41 @@ fn wrong_state_kind_is_malformed() {
     }
 }
 
+/// A pending session's KEM fields must agree with its post-quantum flag (the byte after
+/// the two identity keys and the initiator flag).
+#[test]
+fn post_quantum_flag_must_match_pending_fields() {
+    const PQ: usize = 2 + 32 + 32 + 1;
+    for classical in [false, true] {
+        let mut alice = Party::new(1);
+        let mut bob = Party::new(2);
+        let bundle = if classical {
+            alice.peer.set_allow_classical(true);
+            bob.account.classical_prekey_bundle(None).unwrap()
+        } else {
+            bob.bundle(false)
+        };
+        alice.initiate(&bundle);
+        let session = alice.peer.active().unwrap();
+        assert!(session.pending_base_key().is_some());
+        assert_eq!(session.is_post_quantum(), !classical);
+        let bytes = session.to_bytes().unwrap().to_vec();
+        assert_eq!(&bytes[2..34], alice.account.identity_key().as_bytes());
+        assert_eq!(&bytes[34..66], bob.account.identity_key().as_bytes());
+        assert_eq!((bytes[66], bytes[PQ]), (1, u8::from(!classical)));
+        assert_eq!(restore_session(&bytes), Ok(()));
+        for flag in [u8::from(classical), 2, 0xff] {
+            let mut b = bytes.clone();
+            b[PQ] = flag;
+            assert_eq!(
+                restore_session(&b),
+                Err(MALFORMED),
+                "classical {classical}, flag {flag}"
+            );
+        }
+    }
+}
+
 #[test]
 fn state_beyond_limits_is_refused() {
     let exceeds = Error::State(StateError::ExceedsLimits);
@@ -724,6 +861,7 @@ fn idle_session_size() {
     for (name, party) in [("alice", &alice), ("bob", &bob)] {
         let session = party.peer.active().unwrap();
         assert_eq!(session.skipped_key_count(), 0);
+        assert!(session.is_post_quantum() && session.pending_base_key().is_none());
         let len = session.to_bytes().unwrap().len();
         let all = party.peer.to_bytes().unwrap().len();
         println!("idle session of {name}: {len} bytes (PeerSessions: {all} bytes)");

@@ -285,16 +285,18 @@ impl Account {
         envelope: &Envelope<'_>,
         rng: &mut R,
     ) -> Result<(Session, Vec<u8>)> {
-        let accepted = self.prepare_initial(envelope, false, rng)?;
+        let accepted = self.prepare_initial(envelope, false, self.limits, rng)?;
         Ok(self.commit_initial(accepted))
     }
 
     /// Everything of [`Account::accept_initial`] but the commit: `self` is unchanged, so a
-    /// caller can still refuse the result (for example an unexpected identity).
+    /// caller can still refuse the result (for example an unexpected identity). The new
+    /// session runs under `limits`, those of the caller that will hold it.
     pub(crate) fn prepare_initial<R: CryptoRng + ?Sized>(
         &self,
         envelope: &Envelope<'_>,
         allow_classical: bool,
+        limits: Limits,
         rng: &mut R,
     ) -> Result<Accepted> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
@@ -329,7 +331,7 @@ impl Account {
             initiator,
             spk.pair.clone(),
             prefix.kem.is_some(),
-            self.limits,
+            limits,
         );
         let plaintext = session.decrypt_parsed(envelope, rng)?;
         Ok(Accepted {

@@ -163,7 +163,7 @@ impl PeerSessions {
         if envelope.initial().is_none() {
             return Err(Error::UnknownSession);
         }
-        let accepted = account.prepare_initial(&envelope, self.allow_classical, rng)?;
+        let accepted = account.prepare_initial(&envelope, self.allow_classical, self.limits, rng)?;
         self.check_identity(accepted.session.remote_identity())?;
         let base_key = accepted.base_key;
         let (session, plaintext) = account.commit_initial(accepted);
