@@ -21,7 +21,7 @@ pub use error::{DecodeError, Error, Result, StateError};
 pub use handshake::{Account, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
 pub use limits::Limits;
 pub use rand_core;
-pub use rng::{OsRng, os_rng};
+pub use rng::{DefaultRng, FastRng, OsRng, fast_rng, os_rng};
 pub use session::{Decrypted, PeerSessions, Session};
 pub use store::{MemoryStore, SqliteStore, Store};
 pub use transport::{Address, InMemoryRelay, Transport};
