@@ -42,6 +42,9 @@ impl Transport for Reordering {
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.relay.ack(device, ids)
     }
+    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
+        self.relay.identity(device)
+    }
 }
 
 type Failure = Box<dyn std::error::Error>;

@@ -68,9 +68,21 @@ pub enum ClientError {
     /// An envelope whose sealed sender address is not the device the transport named.
     #[error("the sender inside the message is not the one the relay named")]
     SenderMismatch,
+    /// A configuration the client cannot work with (for example more one-time prekeys
+    /// than one upload holds).
+    #[error("invalid client configuration")]
+    InvalidConfig,
     /// No identity is known for this device yet.
     #[error("no identity known for this device")]
     UnknownPeer,
+}
+
+fn check_config(config: &ClientConfig) -> Result<(), ClientError> {
+    let upload_max = crate::transport::PrekeyUpload::MAX_ONE_TIME;
+    if config.one_time_prekeys > upload_max || config.replenish_below > config.one_time_prekeys {
+        return Err(ClientError::InvalidConfig);
+    }
+    Ok(())
 }
 
 /// A source of time, in seconds since the Unix epoch.
@@ -162,6 +174,7 @@ impl Client {
     /// fails, the device is still created and [`Client::upkeep`] publishes them later).
     pub fn create(user: &str, device: u32, mut parts: ClientParts) -> Result<Self, ClientError> {
         let me = Address::new(user, device).ok_or(ClientError::InvalidAddress)?;
+        check_config(&parts.config)?;
         let sealer = Sealer::new(parts.storage_key);
         if parts.store.get(Table::Meta, META_CHECK)?.is_some() {
             return Err(ClientError::DeviceExists);
@@ -181,13 +194,14 @@ impl Client {
         match client.upkeep() {
             // The device exists now; a relay that cannot be reached gets the prekeys from
             // a later `upkeep`.
-            Ok(_) | Err(ClientError::Transport(_)) => Ok(client),
+            Ok(_) | Err(ClientError::Transport(TransportError::Unavailable(_))) => Ok(client),
             Err(e) => Err(e),
         }
     }
 
     /// Opens the device in `store`.
     pub fn open(parts: ClientParts) -> Result<Self, ClientError> {
+        check_config(&parts.config)?;
         let sealer = Sealer::new(parts.storage_key);
         let check = parts
             .store

@@ -39,6 +39,21 @@ impl Client {
                 return Err(ClientError::IdentityChanged { address: to.clone() });
             }
             let mut sessions = self.sessions_of(&record)?;
+            if sessions.active().is_some()
+                && let Some(current) = self.transport.identity(to)?
+                && record.pinned.is_some_and(|pinned| pinned != current)
+            {
+                // The peer reinstalled: its sessions are with a key it no longer holds.
+                record.pending = Some(PendingIdentity {
+                    identity: current,
+                    sessions: Vec::new(),
+                });
+                let write = self
+                    .sealer
+                    .put_value(Table::Peers, to.encode(), &record, &mut self.rng)?;
+                self.store.commit(vec![write])?;
+                return Err(ClientError::IdentityChanged { address: to.clone() });
+            }
             if sessions.active().is_none() {
                 let bundle = PrekeyBundle::decode(&self.transport.fetch_bundle(to)?)?;
                 let identity = bundle.identity().to_bytes();

@@ -112,6 +112,11 @@ impl RelayState {
         Ok(bundle)
     }
 
+    /// The identity key a device currently publishes.
+    pub fn identity(&self, device: &Address) -> Option<[u8; 32]> {
+        self.devices.get(device).map(|d| d.upload.identity.to_bytes())
+    }
+
     /// Queues an envelope.
     pub fn send(&mut self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
         self.record(envelope);
@@ -206,5 +211,8 @@ impl Transport for InMemoryRelay {
     }
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.with_state(|s| s.ack(device, ids))
+    }
+    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
+        self.with_state(|s| s.identity(device))
     }
 }

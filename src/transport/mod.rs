@@ -63,4 +63,13 @@ pub trait Transport: Send + Sync {
     fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError>;
     /// Deletes delivered envelopes at the relay.
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError>;
+
+    /// The identity key a device currently publishes, without taking a prekey: lets a
+    /// sender notice that a peer reinstalled (a new identity) while it still holds a session
+    /// with the old one. The default answers `None` (unknown), and such a change is then
+    /// only noticed when the peer writes first.
+    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
+        let _ = device;
+        Ok(None)
+    }
 }

@@ -381,6 +381,9 @@ impl Transport for TestTransport {
         }
         self.relay.ack(device, ids)
     }
+    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
+        self.relay.identity(device)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
