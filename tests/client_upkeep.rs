@@ -396,7 +396,7 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
 /// refused when the device is created, and nothing reaches the relay.
 #[test]
 fn a_config_the_upload_cannot_hold_is_refused_or_published() {
-    let mut w = World::new();
+    let w = World::new();
     let parts = parts(
         w.transport.boxed(),
         Box::new(MemoryStore::new()),
