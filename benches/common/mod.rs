@@ -39,7 +39,10 @@ pub fn hemlis_responder<R: CryptoRng>(rng: &mut R) -> (Vec<u8>, Vec<u8>) {
     let mut bob = Account::new(rng, NOW);
     let one_time = bob.generate_one_time_prekeys(1, rng).pop();
     let one_time_kem = bob.generate_one_time_kem_prekeys(1, rng).pop();
-    let bundle = bob.prekey_bundle(one_time, one_time_kem).expect("bundle").encode();
+    let bundle = bob
+        .prekey_bundle(one_time, one_time_kem)
+        .expect("bundle")
+        .encode();
     (bob.to_bytes().expect("account state").to_vec(), bundle)
 }
 
