@@ -49,7 +49,7 @@ impl From<Received> for ReceivedMessage {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RejectedEnvelope {
     /// The sender the relay named.
-    pub from: DeviceAddress,
+    pub sender: DeviceAddress,
     /// Why it was rejected.
     pub reason: String,
 }
@@ -74,7 +74,7 @@ impl From<ReceiveReport> for ReceiveSummary {
                 .rejected
                 .into_iter()
                 .map(|(from, e)| RejectedEnvelope {
-                    from: (&from).into(),
+                    sender: (&from).into(),
                     reason: e.to_string(),
                 })
                 .collect(),
@@ -97,7 +97,7 @@ fn count(n: usize) -> u32 {
 
 fn address(user: &str, device: u32) -> Result<Address, HemlisError> {
     Address::new(user, device).ok_or_else(|| HemlisError::InvalidArgument {
-        message: "invalid user id (1 to 128 bytes of UTF-8)".into(),
+        reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
     })
 }
 
@@ -118,7 +118,7 @@ impl core::fmt::Debug for HemlisClient {
 impl HemlisClient {
     fn client(&self) -> Result<MutexGuard<'_, Client>, HemlisError> {
         self.client.lock().map_err(|_| HemlisError::Internal {
-            message: "an earlier call panicked; open the client again".into(),
+            reason: "an earlier call panicked; open the client again".into(),
         })
     }
 }
@@ -142,7 +142,7 @@ impl HemlisClient {
             .as_slice()
             .try_into()
             .map_err(|_| HemlisError::InvalidArgument {
-                message: "the storage key must be 32 bytes".into(),
+                reason: "the storage key must be 32 bytes".into(),
             })?;
         let key = Zeroizing::new(key);
         let me = address(&user, device)?;

@@ -6,8 +6,9 @@ use crate::ClientError;
 use crate::store::StoreError;
 use crate::transport::TransportError;
 
-/// What can go wrong in a [`HemlisClient`](super::HemlisClient) call: one variant per cause
-/// an app can act on, mirroring [`ClientError`].
+/// What can go wrong in a `HemlisClient` call: one variant per cause an app can act on
+/// (they mirror the Rust `ClientError`). Text fields are called `reason`, not `message`:
+/// in Kotlin, `message` is every exception's own property.
 #[derive(Debug, Clone, PartialEq, Eq, Error, uniffi::Error)]
 #[non_exhaustive]
 pub enum HemlisError {
@@ -32,10 +33,10 @@ pub enum HemlisError {
         device: u32,
     },
     /// The transport failed; what was to be sent stays in the outbox.
-    #[error("transport failed: {message}")]
+    #[error("transport failed: {reason}")]
     Transport {
         /// What the transport said.
-        message: String,
+        reason: String,
     },
     /// The user has no devices at the relay.
     #[error("the user has no devices")]
@@ -56,28 +57,28 @@ pub enum HemlisError {
     #[error("the sender inside the message is not the one the relay named")]
     SenderMismatch,
     /// A protocol error (malformed bundle, bad signature, ...).
-    #[error("protocol error: {message}")]
+    #[error("protocol error: {reason}")]
     Protocol {
         /// The protocol error.
-        message: String,
+        reason: String,
     },
     /// The database failed (I/O, a full disk, a locked file, a newer schema).
-    #[error("store failed: {message}")]
+    #[error("store failed: {reason}")]
     Store {
         /// The store error.
-        message: String,
+        reason: String,
     },
     /// An argument the app passed is invalid (a storage key not 32 bytes, an empty user id).
-    #[error("invalid argument: {message}")]
+    #[error("invalid argument: {reason}")]
     InvalidArgument {
         /// Which argument and why.
-        message: String,
+        reason: String,
     },
     /// An earlier call panicked inside the library; this object can no longer be used.
-    #[error("internal error: {message}")]
+    #[error("internal error: {reason}")]
     Internal {
         /// What happened.
-        message: String,
+        reason: String,
     },
 }
 
@@ -85,13 +86,13 @@ impl From<ClientError> for HemlisError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Protocol(e) => Self::Protocol {
-                message: e.to_string(),
+                reason: e.to_string(),
             },
             ClientError::Store(e) => Self::Store {
-                message: e.to_string(),
+                reason: e.to_string(),
             },
             ClientError::Transport(e) => Self::Transport {
-                message: e.to_string(),
+                reason: e.to_string(),
             },
             ClientError::WrongStorageKey => Self::WrongStorageKey,
             ClientError::CorruptRecord(table) => Self::CorruptRecord {
@@ -99,10 +100,10 @@ impl From<ClientError> for HemlisError {
             },
             ClientError::NoDevice => Self::NoDevice,
             ClientError::DeviceExists => Self::InvalidArgument {
-                message: "the database already holds a device".into(),
+                reason: "the database already holds a device".into(),
             },
             ClientError::InvalidAddress => Self::InvalidArgument {
-                message: "invalid user id (1 to 128 bytes of UTF-8)".into(),
+                reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
             },
             ClientError::NoDevices => Self::NoDevices,
             ClientError::IdentityChanged { address } => Self::IdentityChanged {
@@ -121,40 +122,39 @@ impl From<StoreError> for HemlisError {
     }
 }
 
-/// Why a call of the app's [`FfiTransport`](super::FfiTransport) failed; raised by the
-/// foreign implementation. Any other exception it raises counts as `Unavailable`.
+/// Why a call of the app's `FfiTransport` failed; raised by the app's implementation. Any other exception it raises counts as `Unavailable`.
 #[derive(Debug, Clone, PartialEq, Eq, Error, uniffi::Error)]
 #[non_exhaustive]
 pub enum TransportFailure {
     /// The relay could not be reached or did not answer; the client retries later.
-    #[error("relay unavailable: {message}")]
+    #[error("relay unavailable: {reason}")]
     Unavailable {
         /// Why.
-        message: String,
+        reason: String,
     },
     /// The relay knows no such user or device, or has no bundle for it.
     #[error("no such user or device at the relay")]
     NotFound,
     /// The relay refused the request.
-    #[error("relay refused the request: {message}")]
+    #[error("relay refused the request: {reason}")]
     Rejected {
         /// Why.
-        message: String,
+        reason: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Unavailable { message: e.reason }
+        Self::Unavailable { reason: e.reason }
     }
 }
 
 impl From<TransportFailure> for TransportError {
     fn from(e: TransportFailure) -> Self {
         match e {
-            TransportFailure::Unavailable { message } => Self::Unavailable(message),
+            TransportFailure::Unavailable { reason } => Self::Unavailable(reason),
             TransportFailure::NotFound => Self::NotFound,
-            TransportFailure::Rejected { message } => Self::Rejected(message),
+            TransportFailure::Rejected { reason } => Self::Rejected(reason),
         }
     }
 }
@@ -162,9 +162,9 @@ impl From<TransportFailure> for TransportError {
 impl From<TransportError> for TransportFailure {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::Unavailable(message) => Self::Unavailable { message },
+            TransportError::Unavailable(reason) => Self::Unavailable { reason },
             TransportError::NotFound => Self::NotFound,
-            TransportError::Rejected(message) => Self::Rejected { message },
+            TransportError::Rejected(reason) => Self::Rejected { reason },
         }
     }
 }

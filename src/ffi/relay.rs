@@ -17,7 +17,7 @@ pub struct RelayCore {
 impl RelayCore {
     fn state(&self) -> Result<MutexGuard<'_, RelayState>, TransportFailure> {
         self.state.lock().map_err(|_| TransportFailure::Unavailable {
-            message: "relay state poisoned".into(),
+            reason: "relay state poisoned".into(),
         })
     }
 }
@@ -48,13 +48,13 @@ impl RelayCore {
     /// Queues an envelope for a device that published prekeys.
     pub fn send(
         &self,
-        from: DeviceAddress,
-        to: DeviceAddress,
+        sender: DeviceAddress,
+        recipient: DeviceAddress,
         envelope: Vec<u8>,
     ) -> Result<(), TransportFailure> {
         Ok(self
             .state()?
-            .send(&from.to_address(), &to.to_address(), &envelope)?)
+            .send(&sender.to_address(), &recipient.to_address(), &envelope)?)
     }
 
     /// The envelopes waiting for a device, oldest first.
@@ -65,7 +65,7 @@ impl RelayCore {
             .into_iter()
             .map(|i| IncomingEnvelope {
                 id: i.id,
-                from: (&i.from).into(),
+                sender: (&i.from).into(),
                 envelope: i.envelope,
             })
             .collect())

@@ -21,7 +21,7 @@ impl TestRelay {
     fn up(&self) -> Result<(), TransportFailure> {
         if self.down.load(Ordering::SeqCst) {
             return Err(TransportFailure::Unavailable {
-                message: "down".into(),
+                reason: "down".into(),
             });
         }
         Ok(())

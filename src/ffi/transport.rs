@@ -41,7 +41,7 @@ pub struct IncomingEnvelope {
     /// The relay's id for it, to acknowledge.
     pub id: u64,
     /// The sender device, as the relay claims it (checked against the sealed sender).
-    pub from: DeviceAddress,
+    pub sender: DeviceAddress,
     /// The envelope bytes.
     pub envelope: Vec<u8>,
 }
@@ -57,8 +57,12 @@ pub trait FfiTransport: Send + Sync {
     /// A prekey bundle of a device; each one-time prekey is handed out once.
     fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure>;
     /// Queues an envelope for a device.
-    fn send(&self, from: DeviceAddress, to: DeviceAddress, envelope: Vec<u8>)
-    -> Result<(), TransportFailure>;
+    fn send(
+        &self,
+        sender: DeviceAddress,
+        recipient: DeviceAddress,
+        envelope: Vec<u8>,
+    ) -> Result<(), TransportFailure>;
     /// The envelopes waiting for this device, oldest first.
     fn fetch(&self, device: DeviceAddress) -> Result<Vec<IncomingEnvelope>, TransportFailure>;
     /// Deletes delivered envelopes at the relay.
@@ -88,7 +92,7 @@ impl Transport for ForeignTransport {
             .into_iter()
             .map(|i| Incoming {
                 id: i.id,
-                from: i.from.to_address(),
+                from: i.sender.to_address(),
                 envelope: i.envelope,
             })
             .collect())
