@@ -19,7 +19,7 @@ export CARGO_TERM_COLOR=never
 KOTLIN_VERSION=2.4.20 # npm package kotlin-compiler, pinned
 OUT=target/bindings
 TOOLS=target/bindings-tools
-LIB_DIR=target/debug
+LIB_DIR=$OUT/lib # the library as an app links it (feature ffi), copied out of target/debug
 LIB=$LIB_DIR/libhemlis.so
 START=$SECONDS
 
@@ -55,12 +55,16 @@ gcc --version | head -n 1
 
 step "cargo build --features ffi --lib"
 cargo build --features ffi --lib
+rm -rf "$OUT"
+mkdir -p "$LIB_DIR"
+cp target/debug/libhemlis.so "$LIB_DIR/"
 
 step "generate bindings from $LIB"
-rm -rf "$OUT"
-cargo build --features ffi --bin uniffi-bindgen
+# Building the generator (feature bindgen) rebuilds target/debug/libhemlis.so with the
+# generator inside; the bindings are generated from, and tested against, the copy above.
+cargo build --features bindgen --bin uniffi-bindgen
 for lang in python kotlin swift; do
-    cargo run -q --features ffi --bin uniffi-bindgen -- \
+    target/debug/uniffi-bindgen \
         generate --library "$LIB" --language "$lang" --no-format --out-dir "$OUT/$lang"
 done
 
