@@ -1,0 +1,170 @@
+//! The errors that cross the boundary: each becomes an exception in the foreign language.
+
+use thiserror::Error;
+
+use crate::ClientError;
+use crate::store::StoreError;
+use crate::transport::TransportError;
+
+/// What can go wrong in a `HemlisClient` call: one variant per cause an app can act on
+/// (they mirror the Rust `ClientError`). Text fields are called `reason`, not `message`:
+/// in Kotlin, `message` is every exception's own property.
+#[derive(Debug, Clone, PartialEq, Eq, Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum HemlisError {
+    /// The storage key does not open this database.
+    #[error("wrong storage key")]
+    WrongStorageKey,
+    /// A stored record failed authentication (tampered or damaged).
+    #[error("stored record failed authentication: {table}")]
+    CorruptRecord {
+        /// Which table it belongs to.
+        table: String,
+    },
+    /// The database holds no device (only from calls that need one).
+    #[error("no device in this database")]
+    NoDevice,
+    /// The database holds a different device than the one asked for.
+    #[error("the database holds another device: {user}/{device}")]
+    DeviceMismatch {
+        /// The user of the device in the database.
+        user: String,
+        /// Its device number.
+        device: u32,
+    },
+    /// The transport failed; what was to be sent stays in the outbox.
+    #[error("transport failed: {reason}")]
+    Transport {
+        /// What the transport said.
+        reason: String,
+    },
+    /// The user has no devices at the relay.
+    #[error("the user has no devices")]
+    NoDevices,
+    /// A peer device's identity key changed: sending to it is blocked until
+    /// `accept_identity`.
+    #[error("identity key of {user}/{device} changed; accept it before sending")]
+    IdentityChanged {
+        /// The peer user.
+        user: String,
+        /// The peer device.
+        device: u32,
+    },
+    /// No identity is known for this peer device yet.
+    #[error("no identity known for this device")]
+    UnknownPeer,
+    /// A message whose sealed sender is not the device the relay named.
+    #[error("the sender inside the message is not the one the relay named")]
+    SenderMismatch,
+    /// A protocol error (malformed bundle, bad signature, ...).
+    #[error("protocol error: {reason}")]
+    Protocol {
+        /// The protocol error.
+        reason: String,
+    },
+    /// The database failed (I/O, a full disk, a locked file, a newer schema).
+    #[error("store failed: {reason}")]
+    Store {
+        /// The store error.
+        reason: String,
+    },
+    /// An argument the app passed is invalid (a storage key not 32 bytes, an empty user id).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// Which argument and why.
+        reason: String,
+    },
+    /// An earlier call panicked inside the library; this object can no longer be used.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl From<ClientError> for HemlisError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Protocol(e) => Self::Protocol {
+                reason: e.to_string(),
+            },
+            ClientError::Store(e) => Self::Store {
+                reason: e.to_string(),
+            },
+            ClientError::Transport(e) => Self::Transport {
+                reason: e.to_string(),
+            },
+            ClientError::WrongStorageKey => Self::WrongStorageKey,
+            ClientError::CorruptRecord(table) => Self::CorruptRecord {
+                table: format!("{table:?}"),
+            },
+            ClientError::NoDevice => Self::NoDevice,
+            ClientError::DeviceExists => Self::InvalidArgument {
+                reason: "the database already holds a device".into(),
+            },
+            ClientError::InvalidAddress => Self::InvalidArgument {
+                reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
+            },
+            ClientError::NoDevices => Self::NoDevices,
+            ClientError::IdentityChanged { address } => Self::IdentityChanged {
+                user: address.user,
+                device: address.device,
+            },
+            ClientError::SenderMismatch => Self::SenderMismatch,
+            ClientError::UnknownPeer => Self::UnknownPeer,
+        }
+    }
+}
+
+impl From<StoreError> for HemlisError {
+    fn from(e: StoreError) -> Self {
+        ClientError::from(e).into()
+    }
+}
+
+/// Why a call of the app's `FfiTransport` failed; raised by the app's implementation. Any other exception it raises counts as `Unavailable`.
+#[derive(Debug, Clone, PartialEq, Eq, Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum TransportFailure {
+    /// The relay could not be reached or did not answer; the client retries later.
+    #[error("relay unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+    /// The relay knows no such user or device, or has no bundle for it.
+    #[error("no such user or device at the relay")]
+    NotFound,
+    /// The relay refused the request.
+    #[error("relay refused the request: {reason}")]
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Unavailable { reason: e.reason }
+    }
+}
+
+impl From<TransportFailure> for TransportError {
+    fn from(e: TransportFailure) -> Self {
+        match e {
+            TransportFailure::Unavailable { reason } => Self::Unavailable(reason),
+            TransportFailure::NotFound => Self::NotFound,
+            TransportFailure::Rejected { reason } => Self::Rejected(reason),
+        }
+    }
+}
+
+impl From<TransportError> for TransportFailure {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Unavailable(reason) => Self::Unavailable { reason },
+            TransportError::NotFound => Self::NotFound,
+            TransportError::Rejected(reason) => Self::Rejected { reason },
+        }
+    }
+}

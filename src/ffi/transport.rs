@@ -1,0 +1,103 @@
+//! The app's transport in its own language ([`FfiTransport`]) and its adapter to
+//! [`Transport`].
+
+use std::sync::Arc;
+
+use super::TransportFailure;
+use crate::transport::{Address, Incoming, Transport, TransportError};
+
+/// A device: a user id and a device number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct DeviceAddress {
+    /// The user id, 1 to 128 bytes of UTF-8.
+    pub user: String,
+    /// The device number within the user.
+    pub device: u32,
+}
+
+impl From<&Address> for DeviceAddress {
+    fn from(a: &Address) -> Self {
+        Self {
+            user: a.user.clone(),
+            device: a.device,
+        }
+    }
+}
+
+impl DeviceAddress {
+    /// The address, unchecked: the client refuses an invalid one where it matters (an
+    /// envelope from an invalid sender is rejected, not trusted).
+    pub(crate) fn to_address(&self) -> Address {
+        Address {
+            user: self.user.clone(),
+            device: self.device,
+        }
+    }
+}
+
+/// An envelope waiting at the relay.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct IncomingEnvelope {
+    /// The relay's id for it, to acknowledge.
+    pub id: u64,
+    /// The sender device, as the relay claims it (checked against the sealed sender).
+    pub sender: DeviceAddress,
+    /// The envelope bytes.
+    pub envelope: Vec<u8>,
+}
+
+/// The networking the app implements in its own language (see `hemlis::Transport` for
+/// the contract of each call). Calls come from whichever thread calls the client.
+#[uniffi::export(foreign)]
+pub trait FfiTransport: Send + Sync {
+    /// Publishes this device's prekey upload (opaque bytes for the relay's prekey logic).
+    fn publish(&self, device: DeviceAddress, upload: Vec<u8>) -> Result<(), TransportFailure>;
+    /// The device ids of a user.
+    fn devices(&self, user: String) -> Result<Vec<u32>, TransportFailure>;
+    /// A prekey bundle of a device; each one-time prekey is handed out once.
+    fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure>;
+    /// Queues an envelope for a device.
+    fn send(
+        &self,
+        sender: DeviceAddress,
+        recipient: DeviceAddress,
+        envelope: Vec<u8>,
+    ) -> Result<(), TransportFailure>;
+    /// The envelopes waiting for this device, oldest first.
+    fn fetch(&self, device: DeviceAddress) -> Result<Vec<IncomingEnvelope>, TransportFailure>;
+    /// Deletes delivered envelopes at the relay.
+    fn ack(&self, device: DeviceAddress, ids: Vec<u64>) -> Result<(), TransportFailure>;
+}
+
+/// [`FfiTransport`] as a [`Transport`].
+pub(crate) struct ForeignTransport(pub(crate) Arc<dyn FfiTransport>);
+
+impl Transport for ForeignTransport {
+    fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.publish(device.into(), upload.to_vec())?)
+    }
+    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+        Ok(self.0.devices(user.to_owned())?)
+    }
+    fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.fetch_bundle(device.into())?)
+    }
+    fn send(&self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.send(from.into(), to.into(), envelope.to_vec())?)
+    }
+    fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
+        Ok(self
+            .0
+            .fetch(device.into())?
+            .into_iter()
+            .map(|i| Incoming {
+                id: i.id,
+                from: i.sender.to_address(),
+                envelope: i.envelope,
+            })
+            .collect())
+    }
+    fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
+        Ok(self.0.ack(device.into(), ids.to_vec())?)
+    }
+}

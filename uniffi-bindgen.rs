@@ -1,0 +1,6 @@
+//! Generates the foreign-language bindings (Kotlin, Swift, Python) from the built library;
+//! see docs/MOBILE.md and bindings/run-tests.sh.
+
+fn main() {
+    uniffi::uniffi_bindgen_main()
+}
