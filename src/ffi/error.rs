@@ -112,6 +112,9 @@ impl From<ClientError> for HemlisError {
             },
             ClientError::SenderMismatch => Self::SenderMismatch,
             ClientError::UnknownPeer => Self::UnknownPeer,
+            ClientError::InvalidConfig => Self::InvalidArgument {
+                reason: "invalid client configuration".into(),
+            },
         }
     }
 }
