@@ -3,6 +3,8 @@
 //! byte searches over what a relay or a database holds.
 #![allow(dead_code)]
 
+pub mod chaos;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
