@@ -19,7 +19,7 @@ export CARGO_TERM_COLOR=never
 KOTLIN_VERSION=2.4.20 # npm package kotlin-compiler, pinned
 OUT=target/bindings
 TOOLS=target/bindings-tools
-LIB_DIR=$OUT/lib # the library as an app links it (feature ffi), copied out of target/debug
+LIB_DIR=$OUT/lib # the built library, copied out of target/debug
 LIB=$LIB_DIR/libhemlis.so
 START=$SECONDS
 
@@ -53,16 +53,17 @@ python3 --version
 java -version 2>&1 | head -n 1
 gcc --version | head -n 1
 
-step "cargo build --features ffi --lib"
-cargo build --features ffi --lib
+step "cargo build --all-features --lib --bin uniffi-bindgen"
+# One build, with the features `cargo test --all-features` builds (so after it, nothing is
+# rebuilt): the library and the generator. The library tested here therefore also carries
+# the generator (feature `bindgen`), which adds code but changes nothing it exports; an app
+# builds with `--features ffi` only (docs/MOBILE.md).
+cargo build --all-features --lib --bin uniffi-bindgen
 rm -rf "$OUT"
 mkdir -p "$LIB_DIR"
 cp target/debug/libhemlis.so "$LIB_DIR/"
 
 step "generate bindings from $LIB"
-# Building the generator (feature bindgen) rebuilds target/debug/libhemlis.so with the
-# generator inside; the bindings are generated from, and tested against, the copy above.
-cargo build --features bindgen --bin uniffi-bindgen
 for lang in python kotlin swift; do
     target/debug/uniffi-bindgen \
         generate --library "$LIB" --language "$lang" --no-format --out-dir "$OUT/$lang"
