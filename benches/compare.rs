@@ -365,6 +365,7 @@ const PRIMITIVES: [&str; 15] = [
 enum Op {
     Rng24,
     Rng32,
+    Rng48,
     X25519Keygen,
     X25519Dh,
     X25519PrekeyCheck,
@@ -396,6 +397,7 @@ impl Op {
         match name {
             "rng_24" => Op::Rng24,
             "rng_32" => Op::Rng32,
+            "rng_48" => Op::Rng48,
             "x25519_keygen" => Op::X25519Keygen,
             "x25519_dh" => Op::X25519Dh,
             "x25519_prekey_check" => Op::X25519PrekeyCheck,
@@ -479,7 +481,7 @@ struct Shape {
 /// The inputs of every primitive, and an RNG for the draws.
 struct Primitives<R> {
     rng: R,
-    draw: [u8; 32],
+    draw: [u8; 48],
     scalar: [u8; 32],
     secret: StaticSecret,
     their: PublicKey,
@@ -562,7 +564,7 @@ impl<R: CryptoRng> Primitives<R> {
             .collect();
         Self {
             rng,
-            draw: [0u8; 32],
+            draw: [0u8; 48],
             scalar: bytes32(),
             secret: StaticSecret::from(bytes32()),
             their,
@@ -602,6 +604,10 @@ impl<R: CryptoRng> Primitives<R> {
                 black_box(&self.draw);
             }
             Op::Rng32 => {
+                self.rng.fill_bytes(&mut self.draw[..32]);
+                black_box(&self.draw);
+            }
+            Op::Rng48 => {
                 self.rng.fill_bytes(&mut self.draw);
                 black_box(&self.draw);
             }
@@ -721,7 +727,7 @@ fn primitives<M: Measurement>(c: &mut Criterion<M>) {
     let mut os = Primitives::new(os_rng());
     let mut fast = Primitives::new(fast_rng());
     let mut cha = Primitives::new(chacha());
-    for (draw, op) in [("24", Op::Rng24), ("32", Op::Rng32)] {
+    for (draw, op) in [("24", Op::Rng24), ("32", Op::Rng32), ("48", Op::Rng48)] {
         g.bench_function(format!("rng_os_{draw}"), |b| b.iter(|| os.run(op)));
         g.bench_function(format!("rng_fast_{draw}"), |b| b.iter(|| fast.run(op)));
         g.bench_function(format!("rng_chacha_{draw}"), |b| b.iter(|| cha.run(op)));

@@ -93,6 +93,7 @@ impl Medians {
         let name = match name {
             "rng_24" => format!("rng_{rng}_24"),
             "rng_32" => format!("rng_{rng}_32"),
+            "rng_48" => format!("rng_{rng}_48"),
             other => other.to_string(),
         };
         self.get("primitives", &name)

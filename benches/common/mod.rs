@@ -235,12 +235,13 @@ pub fn state_sizes() -> Vec<(String, usize)> {
 }
 
 /// A floor: the primitive operations a workload must do, as `(count, primitive)`, each
-/// primitive named as its bench in the group `primitives`. `rng_24` and `rng_32` stand for
-/// the draws of whichever RNG the implementation uses (`rng_os_*` or `rng_fast_*`).
+/// primitive named as its bench in the group `primitives`. `rng_24`, `rng_32` and `rng_48`
+/// stand for the draws of whichever RNG the implementation uses (`rng_os_*` or `rng_fast_*`).
 pub type Formula = Vec<(usize, &'static str)>;
 
 /// One-way, per message, with a body padded to `padded` bytes: the sender's and the
-/// receiver's KDF_CK, the header sealed and opened, the body sealed and opened, two nonces.
+/// receiver's KDF_CK, the header sealed and opened, the body sealed and opened, and the two
+/// nonces (one 48-byte draw, docs/PROTOCOL.md section 6.4).
 pub fn one_way_floor(padded: usize) -> Formula {
     let (seal, open) = match padded {
         192 => ("seal_body_192", "open_body_192"),
@@ -254,7 +255,7 @@ pub fn one_way_floor(padded: usize) -> Formula {
         (1, "open_header_40"),
         (1, seal),
         (1, open),
-        (2, "rng_24"),
+        (1, "rng_48"),
     ]
 }
 
@@ -298,7 +299,8 @@ pub fn handshake_floor() -> Formula {
         (1, "open_header_40_initial"),
         (1, "seal_body_192_initial"),
         (1, "open_body_192_initial"),
-        (3, "rng_24"), // the nonces of the sealed identity, the header and the body
+        (1, "rng_24"), // the sealed identity's nonce
+        (1, "rng_48"), // the header's and the body's nonces, one draw
     ]
 }
 
