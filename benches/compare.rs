@@ -1,17 +1,24 @@
 //! hemlis side by side with vodozemac (Olm) and with the primitive floor (BENCHMARKS.md).
 //!
 //! Each workload is one criterion group holding `hemlis_os` (hemlis with `os_rng()`),
-//! `hemlis_chacha` (hemlis with a `ChaCha20Rng` seeded once from the OS), `vodozemac`, and
-//! `floor_os` / `floor_chacha`: the workload's primitive operations (`common::floors`) run
-//! back to back, as a cross-check measured next to the implementations. The group
-//! `primitives` times every primitive operation alone; `benches/report.rs` sums those
-//! medians into each workload's floor, the figure the targets are checked against.
+//! `hemlis_fast` (hemlis with `hemlis::fast_rng()`, the library's recommended default),
+//! `vodozemac`, and `floor_os` / `floor_fast`: the workload's primitive operations
+//! (`common::floors`) run back to back, as a cross-check measured next to the
+//! implementations. The group `primitives` times every primitive operation alone;
+//! `benches/report.rs` sums those medians into each workload's floor, the figure the targets
+//! are checked against.
+//!
+//! The durable groups time one message between two `Client`s whose SQLite stores hold `n`
+//! sessions each (`benches/durable/mod.rs`): `durable_<n>` in CPU time, `durable_tmpfs_<n>`
+//! in CPU time with copies of the stores on a tmpfs (fsync costs nothing there), and
+//! `durable_wall_<n>` in wall-clock time.
 //!
 //! Run: `cargo bench --bench compare`, then `cargo bench --bench report`.
-//! Durable workloads (state persisted in a store after each call) come with the client.
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "durable/mod.rs"]
+mod durable;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -20,12 +27,15 @@ use chacha20poly1305::aead::{AeadInOut, KeyInit as AeadKeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use common::*;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{BatchSize, BenchmarkGroup, Criterion};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use hemlis::{Account, Envelope, Limits, PrekeyBundle, Session, os_rng};
+use hemlis::{Account, Envelope, Limits, PrekeyBundle, Session, fast_rng, os_rng};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
+use ml_kem::array::Array;
+use ml_kem::ml_kem_768::{Ciphertext, DecapsulationKey, EncapsulationKey};
+use ml_kem::{Decapsulate, KeyExport};
 use rand_core::{CryptoRng, Rng};
 use sha2::Sha256;
 use vodozemac::olm::{Account as OlmAccount, OlmMessage, SessionConfig};
@@ -82,7 +92,7 @@ fn group<'a, M: Measurement>(c: &'a mut Criterion<M>, name: &str, samples: usize
     let mut g = c.benchmark_group(name);
     g.sample_size(samples)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(5));
     g
 }
 
@@ -113,9 +123,9 @@ fn hemlis_handshake<M: Measurement, R: CryptoRng>(g: &mut BenchmarkGroup<'_, M>,
 }
 
 fn handshake<M: Measurement>(c: &mut Criterion<M>) {
-    let mut g = group(c, "handshake", 20);
+    let mut g = group(c, "handshake", 30);
     hemlis_handshake(&mut g, "hemlis_os", &mut os_rng());
-    hemlis_handshake(&mut g, "hemlis_chacha", &mut chacha());
+    hemlis_handshake(&mut g, "hemlis_fast", &mut fast_rng());
 
     let alice = OlmAccount::new();
     let (bob, one_time) = olm_responder();
@@ -169,9 +179,9 @@ fn hemlis_one_way<M: Measurement, R: CryptoRng>(
 
 fn one_way<M: Measurement>(c: &mut Criterion<M>) {
     for len in SIZES {
-        let mut g = group(c, &format!("one_way_{len}"), 30);
+        let mut g = group(c, &format!("one_way_{len}"), 60);
         hemlis_one_way(&mut g, "hemlis_os", len, &mut os_rng());
-        hemlis_one_way(&mut g, "hemlis_chacha", len, &mut chacha());
+        hemlis_one_way(&mut g, "hemlis_fast", len, &mut fast_rng());
         let (mut a, mut b) = olm_pair();
         let message = plaintext(len);
         g.bench_function("vodozemac", |bench| {
@@ -208,9 +218,9 @@ fn hemlis_ping_pong<M: Measurement, R: CryptoRng>(g: &mut BenchmarkGroup<'_, M>,
 }
 
 fn ping_pong<M: Measurement>(c: &mut Criterion<M>) {
-    let mut g = group(c, "ping_pong", 30);
+    let mut g = group(c, "ping_pong", 60);
     hemlis_ping_pong(&mut g, "hemlis_os", &mut os_rng());
-    hemlis_ping_pong(&mut g, "hemlis_chacha", &mut chacha());
+    hemlis_ping_pong(&mut g, "hemlis_fast", &mut fast_rng());
     let (mut a, mut b) = olm_pair();
     let message = plaintext(16);
     let mut b_turn = true;
@@ -238,7 +248,7 @@ fn out_of_order<M: Measurement>(c: &mut Criterion<M>) {
     let (fresh, skipped, envelopes) = hemlis_skipped(&mut rng);
     let (olm_fresh, olm_skipped_session, messages) = olm_skipped();
 
-    let mut g = group(c, "out_of_order_skip", 20);
+    let mut g = group(c, "out_of_order_skip", 30);
     g.bench_function("hemlis", |b| {
         b.iter_batched_ref(
             || fresh.clone(),
@@ -256,7 +266,7 @@ fn out_of_order<M: Measurement>(c: &mut Criterion<M>) {
     composed_floor(&mut g, "floor", &skip_floor(), os_rng());
     g.finish();
 
-    let mut g = group(c, "out_of_order_late", 20);
+    let mut g = group(c, "out_of_order_late", 30);
     g.bench_function("hemlis", |b| {
         b.iter_batched_ref(
             || skipped.clone(),
@@ -295,7 +305,7 @@ fn state<M: Measurement>(c: &mut Criterion<M>) {
         ("state_idle", &idle, &olm_idle),
         ("state_skipped", &skipped, &olm_skip),
     ] {
-        let mut g = group(c, name, 20);
+        let mut g = group(c, name, 30);
         g.bench_function("hemlis", |b| {
             b.iter(|| {
                 let bytes = black_box(session).to_bytes().expect("state");
@@ -316,17 +326,38 @@ fn state<M: Measurement>(c: &mut Criterion<M>) {
 // The primitive floor: each primitive operation the workloads need, as the protocol
 // specifies it (docs/PROTOCOL.md, sections 2 and 3), with nothing around it.
 
-/// The AEAD shapes the workloads use: `(name, plaintext length, associated data length)`.
-/// Header AD: version and kind (2), or the 115-byte initial prefix. Body AD: the 64-byte
-/// session AD, the prefix, the sealed header (80) and the body nonce (24).
+/// The AEAD shapes the workloads use: `(name, plaintext length, associated data length)`
+/// (docs/PROTOCOL.md, sections 3.1, 5 and 6.4). The sealed identity's AD is the initial
+/// prefix before it (48 bytes and the 1,088-byte KEM ciphertext). Header AD: version and kind
+/// (2), or the 1,208-byte initial prefix. Body AD: the 64-byte session AD, the prefix and the
+/// sealed header (80).
 const AEAD_SHAPES: [(&str, usize, usize); 7] = [
-    ("identity_32", 32, 43),
+    ("identity_32", 32, 1136),
     ("header_40", 40, 2),
-    ("header_40_initial", 40, 115),
-    ("body_192", 192, 170),
-    ("body_192_initial", 192, 283),
-    ("body_272", 272, 170),
-    ("body_4352", 4352, 170),
+    ("header_40_initial", 40, 1208),
+    ("body_192", 192, 146),
+    ("body_192_initial", 192, 1352),
+    ("body_272", 272, 146),
+    ("body_4352", 4352, 146),
+];
+
+/// The primitives of `common::Formula` other than the RNG draws and the AEAD shapes.
+const PRIMITIVES: [&str; 15] = [
+    "x25519_keygen",
+    "x25519_dh",
+    "x25519_prekey_check",
+    "ed25519_key_decode",
+    "ed25519_verify",
+    "ed25519_verify_kem",
+    "ml_kem_ek_check",
+    "ml_kem_encaps",
+    "ml_kem_expand",
+    "ml_kem_decaps",
+    "kdf_ck",
+    "hkdf_pqxdh",
+    "hkdf_sealed_identity",
+    "hkdf_96",
+    "open_fail_header_40",
 ];
 
 /// One primitive operation of a floor formula (`common::Formula`).
@@ -334,13 +365,19 @@ const AEAD_SHAPES: [(&str, usize, usize); 7] = [
 enum Op {
     Rng24,
     Rng32,
+    Rng48,
     X25519Keygen,
     X25519Dh,
     X25519PrekeyCheck,
     Ed25519KeyDecode,
     Ed25519Verify,
+    Ed25519VerifyKem,
+    MlKemEkCheck,
+    MlKemEncaps,
+    MlKemExpand,
+    MlKemDecaps,
     KdfCk,
-    HkdfX3dh,
+    HkdfPqxdh,
     HkdfSealedIdentity,
     Hkdf96,
     Seal(usize),
@@ -360,13 +397,19 @@ impl Op {
         match name {
             "rng_24" => Op::Rng24,
             "rng_32" => Op::Rng32,
+            "rng_48" => Op::Rng48,
             "x25519_keygen" => Op::X25519Keygen,
             "x25519_dh" => Op::X25519Dh,
             "x25519_prekey_check" => Op::X25519PrekeyCheck,
             "ed25519_key_decode" => Op::Ed25519KeyDecode,
             "ed25519_verify" => Op::Ed25519Verify,
+            "ed25519_verify_kem" => Op::Ed25519VerifyKem,
+            "ml_kem_ek_check" => Op::MlKemEkCheck,
+            "ml_kem_encaps" => Op::MlKemEncaps,
+            "ml_kem_expand" => Op::MlKemExpand,
+            "ml_kem_decaps" => Op::MlKemDecaps,
             "kdf_ck" => Op::KdfCk,
-            "hkdf_x3dh" => Op::HkdfX3dh,
+            "hkdf_pqxdh" => Op::HkdfPqxdh,
             "hkdf_sealed_identity" => Op::HkdfSealedIdentity,
             "hkdf_96" => Op::Hkdf96,
             "open_fail_header_40" => Op::OpenFailHeader40,
@@ -438,7 +481,7 @@ struct Shape {
 /// The inputs of every primitive, and an RNG for the draws.
 struct Primitives<R> {
     rng: R,
-    draw: [u8; 32],
+    draw: [u8; 48],
     scalar: [u8; 32],
     secret: StaticSecret,
     their: PublicKey,
@@ -447,8 +490,17 @@ struct Primitives<R> {
     verifying: VerifyingKey,
     signed: Vec<u8>,
     signature: ed25519_dalek::Signature,
+    kem_signed: Vec<u8>,
+    kem_signature: ed25519_dalek::Signature,
+    kem_public: [u8; 1184],
+    kem_key: EncapsulationKey,
+    kem_message: [u8; 32],
+    kem_seed: [u8; 64],
+    kem_pair: DecapsulationKey,
+    kem_ciphertext: Ciphertext,
     chain_key: [u8; 32],
-    ikm_x3dh: Vec<u8>,
+    ikm_pqxdh: Vec<u8>,
+    ikm_sealed: [u8; 64],
     info_sealed: Vec<u8>,
     root: [u8; 32],
     dh: [u8; 32],
@@ -475,6 +527,23 @@ impl<R: CryptoRng> Primitives<R> {
         let mut signed = b"hemlis/v1/signed-prekey".to_vec();
         signed.extend_from_slice(&2u32.to_be_bytes());
         signed.extend_from_slice(&prekey);
+        // The ML-KEM-768 prekey: expanded from a 64-byte seed, its 1,184-byte encapsulation
+        // key signed as label, id, kind, key (1,209 bytes), and a ciphertext to it.
+        let kem_seed: [u8; 64] = [bytes32(), bytes32()].concat().try_into().expect("64 bytes");
+        let kem_pair = DecapsulationKey::from_seed(Array::from(kem_seed));
+        let kem_public: [u8; 1184] = kem_pair
+            .encapsulation_key()
+            .to_bytes()
+            .as_slice()
+            .try_into()
+            .expect("1184 bytes");
+        let mut kem_signed = b"hemlis/v1/kem-prekey".to_vec();
+        kem_signed.extend_from_slice(&3u32.to_be_bytes());
+        kem_signed.push(1);
+        kem_signed.extend_from_slice(&kem_public);
+        let kem_key = EncapsulationKey::new(&Array::from(kem_public)).expect("ML-KEM key");
+        let kem_message = bytes32();
+        let (kem_ciphertext, _) = kem_key.encapsulate_deterministic(&Array::from(kem_message));
         let mut info_sealed = b"hemlis/v1/sealed-identity".to_vec();
         info_sealed.extend_from_slice(&[9u8; 96]);
         let key = bytes32();
@@ -495,7 +564,7 @@ impl<R: CryptoRng> Primitives<R> {
             .collect();
         Self {
             rng,
-            draw: [0u8; 32],
+            draw: [0u8; 48],
             scalar: bytes32(),
             secret: StaticSecret::from(bytes32()),
             their,
@@ -504,8 +573,18 @@ impl<R: CryptoRng> Primitives<R> {
             verifying: signing.verifying_key(),
             signature: signing.sign(&signed),
             signed,
+            kem_signature: signing.sign(&kem_signed),
+            kem_signed,
+            kem_public,
+            kem_key,
+            kem_message,
+            kem_seed,
+            kem_pair,
+            kem_ciphertext,
             chain_key: bytes32(),
-            ikm_x3dh: [[0xFF; 32], bytes32(), bytes32(), bytes32(), bytes32()].concat(),
+            // 0xFF^32, DH1..DH4, SS.
+            ikm_pqxdh: [[0xFF; 32], bytes32(), bytes32(), bytes32(), bytes32(), bytes32()].concat(),
+            ikm_sealed: [bytes32(), bytes32()].concat().try_into().expect("64 bytes"),
             info_sealed,
             root: bytes32(),
             dh: bytes32(),
@@ -525,6 +604,10 @@ impl<R: CryptoRng> Primitives<R> {
                 black_box(&self.draw);
             }
             Op::Rng32 => {
+                self.rng.fill_bytes(&mut self.draw[..32]);
+                black_box(&self.draw);
+            }
+            Op::Rng48 => {
                 self.rng.fill_bytes(&mut self.draw);
                 black_box(&self.draw);
             }
@@ -552,22 +635,53 @@ impl<R: CryptoRng> Primitives<R> {
                 assert!(!key.is_weak());
                 black_box(key.to_montgomery().to_bytes());
             }
+            // The signed prekey's signature (59-byte message).
             Op::Ed25519Verify => self
                 .verifying
                 .verify_strict(black_box(&self.signed), black_box(&self.signature))
                 .expect("signature"),
+            // The KEM prekey's signature (1,209-byte message).
+            Op::Ed25519VerifyKem => self
+                .verifying
+                .verify_strict(black_box(&self.kem_signed), black_box(&self.kem_signature))
+                .expect("signature"),
+            // The FIPS 203 input check of an encapsulation key, parsed for use (section 2.4).
+            Op::MlKemEkCheck => {
+                let key = EncapsulationKey::new(&Array::from(black_box(self.kem_public))).expect("key");
+                black_box(key);
+            }
+            // Encapsulation with a 32-byte message (the draw is counted apart).
+            Op::MlKemEncaps => {
+                black_box(
+                    self.kem_key
+                        .encapsulate_deterministic(&Array::from(black_box(self.kem_message))),
+                );
+            }
+            // The decapsulation key expanded from its stored 64-byte seed.
+            Op::MlKemExpand => {
+                black_box(DecapsulationKey::from_seed(Array::from(black_box(self.kem_seed))));
+            }
+            Op::MlKemDecaps => {
+                black_box(self.kem_pair.decapsulate(black_box(&self.kem_ciphertext)));
+            }
             Op::KdfCk => {
                 black_box(kdf_ck(black_box(&self.chain_key)));
             }
-            Op::HkdfX3dh => {
+            // SK: 192-byte ikm (0xFF^32, four DHs, SS).
+            Op::HkdfPqxdh => {
                 black_box(hkdf::<32>(
                     &[0u8; 32],
-                    black_box(&self.ikm_x3dh),
-                    b"hemlis/v1/X3DH/X25519/SHA-256",
+                    black_box(&self.ikm_pqxdh),
+                    b"hemlis/v1/PQXDH/X25519/SHA-256/ML-KEM-768",
                 ));
             }
+            // K_id: 64-byte ikm (DH3, SS), 121-byte info.
             Op::HkdfSealedIdentity => {
-                black_box(hkdf::<32>(&[0u8; 32], black_box(&self.dh), &self.info_sealed));
+                black_box(hkdf::<32>(
+                    &[0u8; 32],
+                    black_box(&self.ikm_sealed),
+                    &self.info_sealed,
+                ));
             }
             Op::Hkdf96 => {
                 black_box(hkdf::<96>(&self.root, black_box(&self.dh), b"hemlis/v1/root"));
@@ -606,33 +720,23 @@ impl<R: CryptoRng> Primitives<R> {
     }
 }
 
-/// Every primitive on its own, in the group `primitives`.
+/// Every primitive on its own, in the group `primitives`. The RNG draws are timed for
+/// `os_rng()`, `fast_rng()`, and, for reference, a bare `rand_chacha::ChaCha20Rng`.
 fn primitives<M: Measurement>(c: &mut Criterion<M>) {
-    let mut g = group(c, "primitives", 30);
+    let mut g = group(c, "primitives", 60);
     let mut os = Primitives::new(os_rng());
+    let mut fast = Primitives::new(fast_rng());
     let mut cha = Primitives::new(chacha());
-    for (draw, op) in [("24", Op::Rng24), ("32", Op::Rng32)] {
+    for (draw, op) in [("24", Op::Rng24), ("32", Op::Rng32), ("48", Op::Rng48)] {
         g.bench_function(format!("rng_os_{draw}"), |b| b.iter(|| os.run(op)));
+        g.bench_function(format!("rng_fast_{draw}"), |b| b.iter(|| fast.run(op)));
         g.bench_function(format!("rng_chacha_{draw}"), |b| b.iter(|| cha.run(op)));
     }
-    let mut names: Vec<String> = [
-        "x25519_keygen",
-        "x25519_dh",
-        "x25519_prekey_check",
-        "ed25519_key_decode",
-        "ed25519_verify",
-        "kdf_ck",
-        "hkdf_x3dh",
-        "hkdf_sealed_identity",
-        "hkdf_96",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut names: Vec<String> = PRIMITIVES.map(String::from).to_vec();
     for (shape, _, _) in AEAD_SHAPES {
         names.push(format!("seal_{shape}"));
         names.push(format!("open_{shape}"));
     }
-    names.push("open_fail_header_40".into());
     for name in names {
         let op = Op::named(&name);
         g.bench_function(name, |b| b.iter(|| os.run(op)));
@@ -664,7 +768,103 @@ fn composed_floor<M: Measurement, R: CryptoRng>(
 /// The composed floors of the workloads that draw randomness, with each RNG.
 fn floor_with_both_rngs<M: Measurement>(g: &mut BenchmarkGroup<'_, M>, formula: &Formula) {
     composed_floor(g, "floor_os", formula, os_rng());
-    composed_floor(g, "floor_chacha", formula, chacha());
+    composed_floor(g, "floor_fast", formula, fast_rng());
+}
+
+// ---------------------------------------------------------------------------------------
+// Durable: one message between two clients whose SQLite stores hold n sessions each.
+
+/// Times a message between two clients whose stores hold `n` sessions each, in CPU time
+/// (`durable_<n>`) and, with `wall`, in wall-clock time (`durable_wall_<n>`). A pair of
+/// stores is built when the first bench of its size runs, so a name filter that selects
+/// neither skips the set-up (minutes for 100,000 sessions); the largest size comes first, so
+/// that the CPU-time groups of all sizes run within seconds of each other, under the same
+/// load. Each set-up is recorded in `<criterion dir>/durable_setup.json` (not in test mode).
+/// `cargo test --benches` (no `--bench` argument) skips the 100,000-session stores.
+fn durable<M: Measurement>(c: &mut Criterion<M>, wall: Option<&mut Criterion<WallTime>>) {
+    let root = std::env::var_os("HEMLIS_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<usize> = durable::SESSIONS
+        .into_iter()
+        .rev()
+        .filter(|&n| {
+            let run = n <= durable::REAL_PEERS_UP_TO || benchmarking;
+            if !run {
+                println!("durable_{n}: skipped outside `cargo bench` (the set-up takes minutes)");
+            }
+            run
+        })
+        .collect();
+    let mut pairs: Vec<Option<durable::DurablePair>> = sizes.iter().map(|_| None).collect();
+    for (&n, pair) in sizes.iter().zip(&mut pairs) {
+        durable_group(c, format!("durable_{n}"), pair, n, &root, None);
+    }
+    // The same stores copied to a tmpfs, where fsync costs nothing.
+    let tmpfs = std::path::Path::new("/dev/shm");
+    if tmpfs.is_dir() {
+        let mut copies: Vec<Option<durable::DurablePair>> = sizes.iter().map(|_| None).collect();
+        for ((&n, pair), copy) in sizes.iter().zip(&mut pairs).zip(&mut copies) {
+            let original = Some((&mut *pair, tmpfs));
+            durable_group(c, format!("durable_tmpfs_{n}"), copy, n, &root, original);
+        }
+    }
+    if let Some(w) = wall {
+        for (&n, pair) in sizes.iter().zip(&mut pairs) {
+            durable_group(w, format!("durable_wall_{n}"), pair, n, &root, None);
+        }
+    }
+    if !benchmarking {
+        return;
+    }
+    let setup_file = criterion_dir().join("durable_setup.json");
+    let mut setups: serde_json::Map<String, serde_json::Value> = std::fs::read(&setup_file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    for (n, pair) in sizes.iter().zip(&pairs) {
+        if let Some(pair) = pair {
+            setups.insert(
+                n.to_string(),
+                serde_json::json!({
+                    "setup_seconds": pair.setup_seconds,
+                    "disk_bytes": pair.setup_disk_bytes,
+                    "messages": pair.messages,
+                }),
+            );
+        }
+    }
+    if let Some(dir) = setup_file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let json = serde_json::to_vec_pretty(&setups).expect("json");
+    if let Err(e) = std::fs::write(&setup_file, json) {
+        eprintln!("could not write {}: {e}", setup_file.display());
+    }
+}
+
+/// One durable group. Its pair is built (under `root`) when the bench first runs, or, with
+/// `copy_of`, copied from that pair (built first if need be) into the given directory.
+fn durable_group<M: Measurement>(
+    c: &mut Criterion<M>,
+    name: String,
+    pair: &mut Option<durable::DurablePair>,
+    n: usize,
+    root: &std::path::Path,
+    mut copy_of: Option<(&mut Option<durable::DurablePair>, &std::path::Path)>,
+) {
+    let mut g = group(c, &name, 20);
+    g.sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("hemlis_fast", |b| {
+        let pair = pair.get_or_insert_with(|| match copy_of.take() {
+            Some((original, to)) => original
+                .get_or_insert_with(|| durable::DurablePair::build(n, root))
+                .copy_to(to),
+            None => durable::DurablePair::build(n, root),
+        });
+        b.iter(|| pair.message())
+    });
+    g.finish();
 }
 
 fn run_all<M: Measurement>(c: &mut Criterion<M>) {
@@ -677,16 +877,19 @@ fn run_all<M: Measurement>(c: &mut Criterion<M>) {
 }
 
 fn main() {
+    let mut wall = Criterion::default().configure_from_args();
     #[cfg(unix)]
     if std::env::var_os("HEMLIS_BENCH_WALL_TIME").is_none() {
         let mut c = Criterion::default()
             .with_measurement(ThreadTime)
             .configure_from_args();
         run_all(&mut c);
+        durable(&mut c, Some(&mut wall));
         c.final_summary();
+        wall.final_summary();
         return;
     }
-    let mut c = Criterion::default().configure_from_args();
-    run_all(&mut c);
-    c.final_summary();
+    run_all(&mut wall);
+    durable(&mut wall, None);
+    wall.final_summary();
 }

@@ -269,8 +269,15 @@ fn every_nonce_on_the_wire_is_fresh() {
             assert!(seen.insert(nonce, i).is_none(), "envelope {i} repeats a nonce");
         }
     }
-    // The nonces are 24-byte draws of the clients' generators.
-    let drawn = draws.of_len(24);
+    // The nonces come from the clients' generators: each `encrypt` draws both of its
+    // nonces at once (48 bytes); the sealed identity and the stored records take 24.
+    let mut drawn = draws.of_len(24);
+    drawn.extend(
+        draws
+            .of_len(48)
+            .iter()
+            .flat_map(|d| d.chunks(24).map(<[u8]>::to_vec)),
+    );
     assert!(
         seen.keys()
             .all(|n| drawn.iter().any(|d| d.as_slice() == n.as_slice()))

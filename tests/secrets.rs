@@ -218,11 +218,12 @@ fn account_and_session_debug_hide_every_key() {
     );
 
     // Alice drew: identity seed, signed prekey, last-resort KEM seed (d, z), EK_A, the
-    // ML-KEM message, sealed-identity nonce, ratchet key, then two nonces per message.
+    // ML-KEM message, sealed-identity nonce, ratchet key, then both nonces of each message
+    // in one 48-byte draw.
     // Bob: seed, signed prekey, last-resort KEM seed (d, z), two one-time prekeys, two
     // one-time KEM seeds (d, z each), and his first ratchet key when Alice's message
     // decrypted.
-    assert_eq!(ra.lens(), [32, 32, 32, 32, 32, 32, 24, 32, 24, 24, 24, 24]);
+    assert_eq!(ra.lens(), [32, 32, 32, 32, 32, 32, 24, 32, 48, 48]);
     assert_eq!(rb.lens(), [32; 11]);
     let [seed_a, spk_a, lr_d_a, lr_z_a, ek, kem_m, ratchet_a] = ra.keys()[..] else {
         panic!()

@@ -98,8 +98,7 @@ fn compute() -> Vec<(&'static str, String)> {
             kem_message.clone(),
             identity_nonce.clone(),
             alice_ratchet.clone(),
-            a_header_nonce.clone(),
-            a_body_nonce.clone(),
+            [a_header_nonce.clone(), a_body_nonce.clone()].concat(),
         ],
     };
     let alice_identity = IdentityKeyPair::generate(&mut rng);
@@ -109,7 +108,10 @@ fn compute() -> Vec<(&'static str, String)> {
 
     // Bob answers the initial message, then replies.
     let mut rng = ScriptedRng {
-        draws: vec![bob_ratchet.clone(), b_header_nonce.clone(), b_body_nonce.clone()],
+        draws: vec![
+            bob_ratchet.clone(),
+            [b_header_nonce.clone(), b_body_nonce.clone()].concat(),
+        ],
     };
     let parsed = Envelope::parse(&envelope1, Limits::default().max_padded_len()).unwrap();
     let (mut bob_session, plaintext) = bob.accept_initial(&parsed, &mut rng).unwrap();

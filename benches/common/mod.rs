@@ -23,7 +23,8 @@ pub const LATE: usize = 980;
 /// Round trips that bring a session to its steady idle state (old chains at their bound).
 pub const IDLE_ROUND_TRIPS: usize = 10;
 
-/// A userspace CSPRNG seeded once from the operating system.
+/// A bare userspace CSPRNG seeded once from the operating system: the inputs of the primitive
+/// benches, and a reference for `hemlis::fast_rng()` (which adds rekeying and a fork check).
 pub fn chacha() -> ChaCha20Rng {
     ChaCha20Rng::from_rng(&mut os_rng())
 }
@@ -234,12 +235,13 @@ pub fn state_sizes() -> Vec<(String, usize)> {
 }
 
 /// A floor: the primitive operations a workload must do, as `(count, primitive)`, each
-/// primitive named as its bench in the group `primitives`. `rng_24` and `rng_32` stand for
-/// the draws of whichever RNG the implementation uses (`rng_os_*` or `rng_chacha_*`).
+/// primitive named as its bench in the group `primitives`. `rng_24`, `rng_32` and `rng_48`
+/// stand for the draws of whichever RNG the implementation uses (`rng_os_*` or `rng_fast_*`).
 pub type Formula = Vec<(usize, &'static str)>;
 
 /// One-way, per message, with a body padded to `padded` bytes: the sender's and the
-/// receiver's KDF_CK, the header sealed and opened, the body sealed and opened, two nonces.
+/// receiver's KDF_CK, the header sealed and opened, the body sealed and opened, and the two
+/// nonces (one 48-byte draw, docs/PROTOCOL.md section 6.4).
 pub fn one_way_floor(padded: usize) -> Formula {
     let (seal, open) = match padded {
         192 => ("seal_body_192", "open_body_192"),
@@ -253,7 +255,7 @@ pub fn one_way_floor(padded: usize) -> Formula {
         (1, "open_header_40"),
         (1, seal),
         (1, open),
-        (2, "rng_24"),
+        (1, "rng_48"),
     ]
 }
 
@@ -270,18 +272,24 @@ pub fn ping_pong_floor() -> Formula {
     f
 }
 
-/// Handshake with a one-time prekey and a 16-byte first message, both sides
-/// (docs/PROTOCOL.md, sections 3, 4.2 and 6): the bundle check, X3DH with the sealed
-/// identity, both ratchet initialisations, the first message and the responder's DH step.
+/// Handshake with a one-time prekey, a one-time KEM prekey and a 16-byte first message,
+/// both sides (docs/PROTOCOL.md, sections 2.4, 3.1, 4 and 6): the bundle check, PQXDH with
+/// the sealed identity, both ratchet initialisations, the first message and the responder's
+/// DH step.
 pub fn handshake_floor() -> Formula {
     vec![
-        (1, "ed25519_verify"),       // the bundle's signed-prekey signature
+        (1, "ed25519_verify"),       // the signed prekey's signature (59-byte message)
+        (1, "ed25519_verify_kem"),   // the KEM prekey's signature (1,209-byte message)
         (2, "ed25519_key_decode"),   // IK_B from the bundle, IK_A from the sealed identity
         (2, "x25519_prekey_check"),  // SPK_B and OPK_B in the bundle
+        (1, "ml_kem_ek_check"),      // PQPK_B: FIPS 203 input check, parsed for use
+        (1, "ml_kem_encaps"),        // the initiator's (CT, SS)
+        (1, "ml_kem_expand"),        // the responder's decapsulation key from its 64-byte seed
+        (1, "ml_kem_decaps"),        // the responder's SS
         (3, "x25519_keygen"),        // EK_A, the initiator's and the responder's ratchet keys
-        (3, "rng_32"),               // their secrets
+        (4, "rng_32"),               // their secrets, and the ML-KEM message m
         (11, "x25519_dh"),           // 4 + 1 initiator, 4 + 2 responder
-        (2, "hkdf_x3dh"),            // SK, both sides
+        (2, "hkdf_pqxdh"),           // SK, both sides
         (2, "hkdf_sealed_identity"), // K_id, both sides
         (5, "hkdf_96"),              // ratchet-init x 2, KDF_RK x 3
         (2, "kdf_ck"),               // the first message, both sides
@@ -291,7 +299,8 @@ pub fn handshake_floor() -> Formula {
         (1, "open_header_40_initial"),
         (1, "seal_body_192_initial"),
         (1, "open_body_192_initial"),
-        (3, "rng_24"), // the nonces of the sealed identity, the header and the body
+        (1, "rng_24"), // the sealed identity's nonce
+        (1, "rng_48"), // the header's and the body's nonces, one draw
     ]
 }
 
@@ -306,7 +315,20 @@ pub fn late_floor() -> Formula {
     vec![(1, "open_header_40"), (1, "open_body_192")]
 }
 
-/// The floor of each workload group, and whether it draws randomness.
+/// Where criterion writes its results: `CRITERION_HOME`, else `criterion` in the target
+/// directory (`CARGO_TARGET_DIR`, else `target` next to `Cargo.toml`).
+pub fn criterion_dir() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        Into::into,
+    );
+    target.join("criterion")
+}
+
+/// The floor of each workload group.
 pub fn floors() -> Vec<(&'static str, Formula)> {
     vec![
         ("handshake", handshake_floor()),

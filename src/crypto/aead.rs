@@ -8,7 +8,7 @@
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::secret::Secret32;
 
@@ -31,7 +31,8 @@ fn cipher(key: &Secret32) -> XChaCha20Poly1305 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SealError;
 
-/// Appends `nonce || ciphertext || tag` of `plaintext` to `out`.
+/// Appends `nonce || ciphertext || tag` of `plaintext` to `out`, with a nonce drawn from
+/// `rng`.
 pub(crate) fn seal_into<R: CryptoRng + ?Sized>(
     out: &mut Vec<u8>,
     key: &Secret32,
@@ -42,17 +43,30 @@ pub(crate) fn seal_into<R: CryptoRng + ?Sized>(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     out.reserve(plaintext.len() + OVERHEAD);
-    out.extend_from_slice(&nonce);
     let start = out.len();
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
-    let tag = cipher(key).encrypt_inout_detached(&XNonce::from(nonce), ad, (&mut out[start..]).into());
-    match tag {
+    seal_tail(out, start, key, ad)
+}
+
+/// Seals in place the tail of `out` from `start`, which holds `nonce || plaintext`: the
+/// plaintext is replaced by its ciphertext and the tag is appended. On error the tail is
+/// removed. With enough capacity reserved beforehand, the plaintext is never copied.
+pub(crate) fn seal_tail(out: &mut Vec<u8>, start: usize, key: &Secret32, ad: &[u8]) -> Result<(), SealError> {
+    let Some(body) = start.checked_add(NONCE_LEN).filter(|&b| b <= out.len()) else {
+        out.truncate(start);
+        return Err(SealError);
+    };
+    let (head, plaintext) = out.split_at_mut(body);
+    let nonce = XNonce::try_from(&head[start..]).map_err(|_| SealError)?;
+    match cipher(key).encrypt_inout_detached(&nonce, ad, plaintext.into()) {
         Ok(tag) => {
             out.extend_from_slice(&tag);
             Ok(())
         }
         Err(_) => {
-            out.truncate(start - NONCE_LEN);
+            out[start..].zeroize();
+            out.truncate(start);
             Err(SealError)
         }
     }

@@ -20,8 +20,8 @@ use crate::handshake::pqxdh;
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::{
-    CLASSICAL_PREFIX_LEN, Envelope, HEADER_LEN, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
-    SEALED_IDENTITY_LEN, pad, padded_len, write_initial_prefix,
+    CLASSICAL_PREFIX_LEN, Envelope, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
+    SEALED_IDENTITY_LEN, pad_into, padded_len, write_initial_prefix,
 };
 
 /// One end of a session with one peer device. Sans-IO: bytes in, bytes out; the caller
@@ -224,7 +224,8 @@ impl Session {
 
     /// Encrypts `plaintext` into an envelope (initial while the peer has not answered).
     ///
-    /// Randomness drawn, in order: the header nonce (24 bytes), the body nonce (24).
+    /// Randomness drawn: one 48-byte draw, the header nonce (24 bytes) then the body nonce
+    /// (24).
     pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, plaintext: &[u8], rng: &mut R) -> Result<Vec<u8>> {
         if plaintext.len() > self.limits.max_plaintext_len {
             return Err(Error::PlaintextTooLong);
@@ -239,27 +240,31 @@ impl Session {
             previous_chain_len: state.previous_send_len,
             n: send.n,
         };
-        let padded = pad(plaintext);
+        let mut nonces = [0u8; 2 * aead::NONCE_LEN];
+        rng.fill_bytes(&mut nonces);
+        let (header_nonce, body_nonce) = nonces.split_at(aead::NONCE_LEN);
+        let padded_len = padded_len(plaintext.len());
+        // The exact capacity: the plaintext is padded and encrypted in place, never copied
+        // into a buffer that a reallocation would leave behind unwiped.
         let mut out =
-            Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded.len() + aead::OVERHEAD);
+            Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded_len + aead::OVERHEAD);
         let prefix = state.pending.as_ref().map(Pending::to_prefix).transpose()?;
         write_initial_prefix(&mut out, prefix.as_ref());
-        let mut sealed_header = Vec::with_capacity(SEALED_HEADER_LEN);
-        let header_bytes: Zeroizing<[u8; HEADER_LEN]> = Zeroizing::new(header.encode());
-        aead::seal_into(
-            &mut sealed_header,
-            &send.header_key,
-            &out,
-            header_bytes.as_slice(),
-            rng,
-        )
-        .map_err(|_| Error::PlaintextTooLong)?;
-        out.extend_from_slice(&sealed_header);
-        let mut body_ad = Vec::with_capacity(ad.len() + out.len());
+        // The body's AD: the session AD, the prefix and the sealed header (section 6.4); the
+        // header's AD is the prefix.
+        let mut body_ad = Vec::with_capacity(ad.len() + out.len() + SEALED_HEADER_LEN);
         body_ad.extend_from_slice(&ad);
         body_ad.extend_from_slice(&out);
-        aead::seal_into(&mut out, &message_key, &body_ad, &padded, rng)
+        let header_start = out.len();
+        out.extend_from_slice(header_nonce);
+        out.extend_from_slice(Zeroizing::new(header.encode()).as_slice());
+        aead::seal_tail(&mut out, header_start, &send.header_key, &body_ad[ad.len()..])
             .map_err(|_| Error::PlaintextTooLong)?;
+        body_ad.extend_from_slice(&out[header_start..]);
+        let body_start = out.len();
+        out.extend_from_slice(body_nonce);
+        pad_into(&mut out, plaintext);
+        aead::seal_tail(&mut out, body_start, &message_key, &body_ad).map_err(|_| Error::PlaintextTooLong)?;
         send.key = next_chain_key;
         send.n = next_n;
         Ok(out)

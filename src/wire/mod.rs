@@ -15,9 +15,9 @@ pub(crate) use envelope::{
     CLASSICAL_PREFIX_LEN, INITIAL_PREFIX_LEN, SEALED_IDENTITY_LEN, write_initial_prefix,
 };
 pub use envelope::{Envelope, EnvelopeKind, InitialPrefix};
-pub(crate) use header::{HEADER_LEN, Header, SEALED_HEADER_LEN};
+pub(crate) use header::{Header, SEALED_HEADER_LEN};
 pub use padding::{MIN_PADDED_LEN, padded_len};
-pub(crate) use padding::{pad, unpad};
+pub(crate) use padding::{pad_into, unpad};
 
 /// The protocol version this release speaks, first byte of every bundle and envelope.
 pub const VERSION: u8 = 1;

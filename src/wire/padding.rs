@@ -31,13 +31,12 @@ pub(crate) fn is_bucket(len: usize) -> bool {
     len >= MIN_PADDED_LEN && padme(len) == len
 }
 
-/// Pads `plaintext` into a zeroizing buffer.
-pub(crate) fn pad(plaintext: &[u8]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(padded_len(plaintext.len())));
+/// Appends `plaintext` and its padding to `out` (to be encrypted in place).
+pub(crate) fn pad_into(out: &mut Vec<u8>, plaintext: &[u8]) {
+    let end = out.len() + padded_len(plaintext.len());
     out.extend_from_slice(plaintext);
     out.push(0x80);
-    out.resize(padded_len(plaintext.len()), 0);
-    out
+    out.resize(end, 0);
 }
 
 /// Removes the padding, checking that it is exactly `0x80` followed by zero bytes.
@@ -79,7 +78,9 @@ mod tests {
     fn pad_round_trips_and_rejects_bad_padding() {
         for len in [0usize, 1, 191, 192, 1000] {
             let pt: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-            let padded = pad(&pt);
+            let mut padded = Zeroizing::new(vec![7u8; 3]);
+            pad_into(&mut padded, &pt);
+            assert_eq!(padded.drain(..3).collect::<Vec<u8>>(), [7u8; 3]);
             assert_eq!(padded.len(), padded_len(len));
             assert_eq!(unpad(padded).ok(), Some(pt));
         }
