@@ -53,12 +53,13 @@ python3 --version
 java -version 2>&1 | head -n 1
 gcc --version | head -n 1
 
-step "cargo build --all-features --lib --bin uniffi-bindgen"
-# One build, with the features `cargo test --all-features` builds (so after it, nothing is
-# rebuilt): the library and the generator. The library tested here therefore also carries
-# the generator (feature `bindgen`), which adds code but changes nothing it exports; an app
-# builds with `--features ffi` only (docs/MOBILE.md).
-cargo build --all-features --lib --bin uniffi-bindgen
+step "cargo build --all-features --tests --lib --bin uniffi-bindgen"
+# The build `cargo test --all-features` makes (the same features, dev-dependencies
+# included, so after it nothing but this crate's own units is rebuilt): the library and the
+# generator. The library tested here therefore also carries the generator (feature
+# `bindgen`), which adds code but changes nothing it exports; an app builds with
+# `--features ffi` only (docs/MOBILE.md).
+cargo build --all-features --tests --lib --bin uniffi-bindgen
 rm -rf "$OUT"
 mkdir -p "$LIB_DIR"
 cp target/debug/libhemlis.so "$LIB_DIR/"

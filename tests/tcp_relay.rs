@@ -368,6 +368,7 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     );
     assert_eq!(transport.fetch(&nobody).unwrap(), Vec::<Incoming>::new());
     assert_eq!(transport.ack(&nobody, &[1, 2, 3]), Ok(()));
+    assert_eq!(transport.identity(&nobody), Ok(None));
     assert!(matches!(
         transport.publish(&nobody, b"not an upload"),
         Err(TransportError::Rejected(_))
@@ -377,6 +378,10 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     let bob = Client::create("bob", 4, memory_parts(relay, 5)).unwrap();
     let bob_address = bob.address().clone();
     assert_eq!(transport.devices("bob").unwrap(), [4]);
+    assert_eq!(
+        transport.identity(&bob_address),
+        Ok(Some(*bob.identity_key().as_bytes()))
+    );
     assert!(!transport.fetch_bundle(&bob_address).unwrap().is_empty());
     for body in [&b"one"[..], b"two", &[0u8; 70_000]] {
         transport.send(&nobody, &bob_address, body).unwrap();
@@ -409,6 +414,30 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     assert!(matches!(transport.devices(""), Err(TransportError::Rejected(_))));
     // The connection is still good.
     assert_eq!(transport.devices("bob").unwrap(), [4]);
+}
+
+/// Over TCP too, a peer that reinstalled (a new identity at the same address) is noticed
+/// before anything is encrypted to the key it no longer holds: the relay answers the
+/// identity request with the key the device now publishes.
+#[test]
+fn a_reinstalled_peer_blocks_sending_over_tcp() {
+    let (relay, _state) = start_relay();
+    let mut alice = Client::create("alice", 1, memory_parts(relay, 11)).unwrap();
+    let mut bob = Client::create("bob", 1, memory_parts(relay, 12)).unwrap();
+    alice.send("bob", b"hi").unwrap();
+    assert_eq!(bob.receive().unwrap().messages.len(), 1);
+    let old_identity = *bob.identity_key().as_bytes();
+    drop(bob);
+
+    let new_bob = Client::create("bob", 1, memory_parts(relay, 13)).unwrap();
+    assert_ne!(*new_bob.identity_key().as_bytes(), old_identity);
+    assert_eq!(
+        alice.send("bob", b"still there?"),
+        Err(ClientError::IdentityChanged {
+            address: new_bob.address().clone()
+        })
+    );
+    assert_eq!(alice.outbox_len().unwrap(), 0);
 }
 
 #[test]

@@ -39,8 +39,11 @@ impl Client {
                 return Err(ClientError::IdentityChanged { address: to.clone() });
             }
             let mut sessions = self.sessions_of(&record)?;
+            // An early warning only: when the relay cannot answer, the message is still
+            // committed to the outbox (sending works offline), and a changed identity shows
+            // on a later send or when the peer writes.
             if sessions.active().is_some()
-                && let Some(current) = self.transport.identity(to)?
+                && let Ok(Some(current)) = self.transport.identity(to)
                 && record.pinned.is_some_and(|pinned| pinned != current)
             {
                 // The peer reinstalled: its sessions are with a key it no longer holds.

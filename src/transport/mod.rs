@@ -67,7 +67,8 @@ pub trait Transport: Send + Sync {
     /// The identity key a device currently publishes, without taking a prekey: lets a
     /// sender notice that a peer reinstalled (a new identity) while it still holds a session
     /// with the old one. The default answers `None` (unknown), and such a change is then
-    /// only noticed when the peer writes first.
+    /// only noticed when the peer writes first. An error here never blocks a send: the
+    /// client commits the message to its outbox as if the answer were `None`.
     fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
         let _ = device;
         Ok(None)

@@ -26,6 +26,7 @@
 //!                      4,193,280 bytes = 4 MiB - 1 KiB)
 //!   0x05 fetch         address
 //!   0x06 ack           address || n (u32) || n x id (u64)
+//!   0x07 identity      address
 //!
 //! response body = status (1) || payload
 //!   0x00 ok            publish, send, ack: empty
@@ -33,7 +34,9 @@
 //!                      fetch_bundle: bundle (the rest of the body; section 4.2)
 //!                      fetch:        n (u32) || n x (id (u64) || from address
 //!                                                    || length (u32) || envelope)
-//!   0x01 not found     empty                       (TransportError::NotFound)
+//!                      identity:     the identity key the device publishes (32)
+//!   0x01 not found     empty                       (TransportError::NotFound; for
+//!                                                  identity: no such device, `None`)
 //!   0x02 rejected      reason (UTF-8, <= 1024)     (TransportError::Rejected)
 //!   0x03 malformed     reason (UTF-8, <= 1024)     the request did not decode
 //!                                                  (TransportError::Rejected)
@@ -95,6 +98,7 @@ const TAG_FETCH_BUNDLE: u8 = 0x03;
 const TAG_SEND: u8 = 0x04;
 const TAG_FETCH: u8 = 0x05;
 const TAG_ACK: u8 = 0x06;
+const TAG_IDENTITY: u8 = 0x07;
 
 const STATUS_OK: u8 = 0x00;
 const STATUS_NOT_FOUND: u8 = 0x01;
@@ -241,6 +245,19 @@ impl Transport for TcpTransport {
         }
         Ok(())
     }
+
+    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
+        check_address(device)?;
+        match self.call(&Request::Identity {
+            device: Cow::Borrowed(device),
+        }) {
+            Ok(payload) => <[u8; 32]>::try_from(payload.as_slice())
+                .map(Some)
+                .map_err(|_| malformed_response(FrameError::BadIdentity)),
+            Err(TransportError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Serves the relay protocol on `listener`, one thread per connection, applying every
@@ -344,6 +361,10 @@ fn apply(request: &Request<'_>, state: &Mutex<RelayState>) -> Response {
             state.ack(device, ids);
             Ok(Vec::new())
         }
+        Request::Identity { device } => state
+            .identity(device)
+            .map(|key| key.to_vec())
+            .ok_or(TransportError::NotFound),
     };
     match result {
         Ok(payload) => Response::Ok(payload),
@@ -377,6 +398,9 @@ enum Request<'a> {
     Ack {
         device: Cow<'a, Address>,
         ids: Vec<u64>,
+    },
+    Identity {
+        device: Cow<'a, Address>,
     },
 }
 
@@ -418,6 +442,10 @@ impl<'a> Request<'a> {
                     out.extend_from_slice(&id.to_be_bytes());
                 }
             }
+            Request::Identity { device } => {
+                out.push(TAG_IDENTITY);
+                out.extend_from_slice(&device.encode());
+            }
         }
         out
     }
@@ -450,6 +478,9 @@ impl<'a> Request<'a> {
                 }
                 Request::Ack { device, ids }
             }
+            TAG_IDENTITY => Request::Identity {
+                device: Cow::Owned(r.address()?),
+            },
             tag => return Err(FrameError::UnknownTag(tag)),
         };
         r.finish()?;
@@ -617,6 +648,8 @@ enum FrameError {
     InvalidAddress,
     /// A reason that is not UTF-8.
     InvalidText,
+    /// An identity answer that is not 32 bytes.
+    BadIdentity,
 }
 
 impl fmt::Display for FrameError {
@@ -628,6 +661,7 @@ impl fmt::Display for FrameError {
             FrameError::TrailingBytes => write!(f, "trailing bytes"),
             FrameError::UnknownTag(tag) => write!(f, "unknown request tag {tag:#04x}"),
             FrameError::UnknownStatus(status) => write!(f, "unknown response status {status:#04x}"),
+            FrameError::BadIdentity => write!(f, "identity key not 32 bytes"),
             FrameError::InvalidAddress => write!(f, "invalid address or user id"),
             FrameError::InvalidText => write!(f, "reason is not UTF-8"),
         }
@@ -845,6 +879,9 @@ mod tests {
             Request::Ack {
                 device: address("alice", 1),
                 ids: vec![],
+            },
+            Request::Identity {
+                device: address("bob", 2),
             },
         ];
         for request in requests {
