@@ -1,19 +1,11 @@
 #![doc = include_str!("../README.md")]
-// Denied, not forbidden: the `ffi` feature's UniFFI scaffolding is unsafe by nature and is
-// allowed in `src/ffi` alone (see that module's header).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod client;
 pub mod crypto;
 mod error;
-#[cfg(feature = "ffi")]
-mod ffi;
-// UniFFI's derives name `crate::UniFfiTag`; the scaffolding that defines it (unsafe
-// `extern "C"` functions) stays in `src/ffi`, the one module that allows unsafe code.
-#[cfg(feature = "ffi")]
-use ffi::UniFfiTag;
 pub mod handshake;
 mod limits;
 mod rng;

@@ -1,4 +1,4 @@
-//! The client for one device (DESIGN sections 2, 4 and 5; docs/PROTOCOL.md, section 12):
+//! The client for one device (docs/ARCHITECTURE.md, sections 3 to 6; docs/PROTOCOL.md, section 12):
 //! identity and prekey upkeep, sessions per peer device, outbox and inbox, trust.
 //!
 //! Every operation is one store transaction: `send` commits the ratchet step and the

@@ -1,4 +1,4 @@
-//! Receiving (DESIGN section 4): each envelope's ratchet step and plaintext enter the inbox
+//! Receiving (docs/ARCHITECTURE.md, section 6): each envelope's ratchet step and plaintext enter the inbox
 //! in one commit, then the envelopes are acknowledged. An envelope seen again (the relay
 //! resent it after a crash) fails as a duplicate in the ratchet and is only acknowledged.
 

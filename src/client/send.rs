@@ -1,4 +1,4 @@
-//! Sending (DESIGN section 4): the ratchet step and the envelope enter the outbox in one
+//! Sending (docs/ARCHITECTURE.md, section 5): the ratchet step and the envelope enter the outbox in one
 //! commit, then the transport is tried; what it refuses stays for [`Client::flush`].
 
 use super::records::{OutboxRecord, PendingIdentity};

@@ -1,4 +1,4 @@
-//! Durable state (DESIGN section 4; docs/PROTOCOL.md, section 12.3): a transactional
+//! Durable state (docs/ARCHITECTURE.md, section 4; docs/PROTOCOL.md, section 12.3): a transactional
 //! key-value store of opaque records.
 //!
 //! The client seals every record (XChaCha20-Poly1305 under the app's storage key, with the

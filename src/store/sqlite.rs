@@ -1,4 +1,4 @@
-//! The embedded default store (DESIGN section 4; docs/PROTOCOL.md, section 12.3): one
+//! The embedded default store (docs/ARCHITECTURE.md, section 4; docs/PROTOCOL.md, section 12.3): one
 //! SQLite file per device, WAL journal, full fsync, one transaction per commit.
 //!
 //! Schema version 1 (`PRAGMA user_version`):

@@ -1,4 +1,4 @@
-//! Device addresses (DESIGN section 3: a user id chosen by the app and a device id).
+//! Device addresses (docs/ARCHITECTURE.md, section 2: a user id chosen by the app and a device id).
 
 use core::fmt;
 

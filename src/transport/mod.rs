@@ -1,4 +1,4 @@
-//! The transport the app brings (DESIGN section 5; docs/PROTOCOL.md, section 12): publish
+//! The transport the app brings (docs/ARCHITECTURE.md, section 7; docs/PROTOCOL.md, section 12): publish
 //! prekeys, fetch bundles, send envelopes, fetch and acknowledge what arrived.
 //!
 //! Everything that crosses it is a prekey upload or a bundle (public keys and signatures)
@@ -6,12 +6,10 @@
 
 mod address;
 mod memory;
-mod tcp;
 mod upload;
 
 pub use address::Address;
 pub use memory::{InMemoryRelay, RelayState};
-pub use tcp::{TcpTransport, serve_relay};
 pub use upload::PrekeyUpload;
 
 use thiserror::Error;

@@ -1,7 +1,7 @@
 """The hemlis Python bindings, end to end, with a relay written in Python.
 
 Run by bindings/run-tests.sh, which builds the library, generates `hemlis.py` next to
-`libhemlis.so` and passes that directory in HEMLIS_PYTHON_BINDINGS (or as argv[1]).
+`libhemlis_ffi.so` and passes that directory in HEMLIS_PYTHON_BINDINGS (or as argv[1]).
 Standard library only.
 
 The relay (`PyRelay`) implements the `FfiTransport` foreign trait in Python and owns the

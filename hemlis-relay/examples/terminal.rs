@@ -1,11 +1,11 @@
-//! An interactive terminal client over the example TCP relay (`examples/relay.rs`): each
+//! An interactive terminal client over the example TCP relay (the `hemlis-relay` binary): each
 //! line typed is sent, end-to-end encrypted, to every device of the peer user; messages that
 //! arrive are printed as `[from user:device] text`.
 //!
 //! Run, in three terminals:
 //!
 //! ```text
-//! cargo run --example relay
+//! cargo run -p hemlis-relay
 //! cargo run --example terminal -- --user alice --peer bob --relay 127.0.0.1:7878 --db alice.db
 //! cargo run --example terminal -- --user bob --peer alice --relay 127.0.0.1:7878 --db bob.db
 //! ```
@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::Rng;
-use hemlis::transport::TcpTransport;
 use hemlis::{Address, Client, ClientError, SqliteStore, SystemClock, os_rng};
+use hemlis_relay::TcpTransport;
 use zeroize::Zeroizing;
 
 const USAGE: &str = "\
@@ -35,7 +35,7 @@ usage: terminal --user NAME --peer NAME --db PATH [--relay 127.0.0.1:PORT] [--de
   --user NAME     this device's user id
   --peer NAME     the user every line is sent to (all of their devices)
   --db PATH       the SQLite file holding this device (created on first run)
-  --relay ADDR    the relay (examples/relay.rs), default 127.0.0.1:7878
+  --relay ADDR    the relay (`cargo run -p hemlis-relay`), default 127.0.0.1:7878
   --device N      this device's number, default 1
 
 Type a line to send it. Commands:
@@ -269,7 +269,7 @@ fn open_or_create(args: &Args) -> Result<Client, String> {
     let parts = || -> Result<ClientParts, String> {
         let store = SqliteStore::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
         let transport =
-            TcpTransport::connect(args.relay).map_err(|e| format!("{e} (is examples/relay.rs running?)"))?;
+            TcpTransport::connect(args.relay).map_err(|e| format!("{e} (is hemlis-relay running?)"))?;
         Ok(ClientParts {
             storage_key: *key,
             store: Box::new(store),

@@ -2,9 +2,9 @@
 
 use thiserror::Error;
 
-use crate::ClientError;
-use crate::store::StoreError;
-use crate::transport::TransportError;
+use hemlis::ClientError;
+use hemlis::store::StoreError;
+use hemlis::transport::TransportError;
 
 /// What can go wrong in a `HemlisClient` call: one variant per cause an app can act on
 /// (they mirror the Rust `ClientError`). Text fields are called `reason`, not `message`:
@@ -115,6 +115,9 @@ impl From<ClientError> for HemlisError {
             ClientError::InvalidConfig => Self::InvalidArgument {
                 reason: "invalid client configuration".into(),
             },
+            other => Self::Internal {
+                reason: other.to_string(),
+            },
         }
     }
 }
@@ -168,6 +171,9 @@ impl From<TransportError> for TransportFailure {
             TransportError::Unavailable(reason) => Self::Unavailable { reason },
             TransportError::NotFound => Self::NotFound,
             TransportError::Rejected(reason) => Self::Rejected { reason },
+            other => Self::Unavailable {
+                reason: other.to_string(),
+            },
         }
     }
 }

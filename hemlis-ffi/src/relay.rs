@@ -6,7 +6,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::{DeviceAddress, IncomingEnvelope, TransportFailure};
-use crate::transport::RelayState;
+use hemlis::transport::RelayState;
 
 /// A relay's prekey stock and mailboxes, in memory (`hemlis::transport::RelayState`).
 #[derive(Debug, Default, uniffi::Object)]

@@ -1,6 +1,6 @@
 // The hemlis Kotlin bindings on the JVM (through JNA), with a relay written in Kotlin.
 // Run by bindings/run-tests.sh: compiled with the generated uniffi/hemlis/hemlis.kt, run
-// with -Djna.library.path pointing at the directory that holds libhemlis.so.
+// with -Djna.library.path pointing at the directory that holds libhemlis_ffi.so.
 //
 // The relay keeps the mailboxes itself and delegates prekey bundles to RelayCore (the
 // protocol's encodings and signature checks live in the library), as the Python relay does.

@@ -1,5 +1,4 @@
-//! A small relay protocol over TCP for the examples and tests (DESIGN section 5;
-//! docs/PROTOCOL.md, section 12.5): [`TcpTransport`] is the client side of [`Transport`],
+//! hemlis-relay: a small relay protocol over TCP (docs/PROTOCOL.md, section 12.5): [`TcpTransport`] is the client side of [`Transport`],
 //! [`serve_relay`] the relay side, which applies each request to a shared [`RelayState`].
 //!
 //! The relay holds nothing but a `RelayState`: prekey uploads and bundles (public keys and
@@ -66,6 +65,9 @@
 //! the recipient's ratchet refuses as a duplicate, and a repeated `fetch_bundle` only uses
 //! up one more one-time prekey. I/O failures are [`TransportError::Unavailable`], as is a
 //! response that does not decode (the connection is then dropped).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use core::fmt;
 use std::borrow::Cow;
@@ -75,7 +77,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{Address, Incoming, RelayState, Transport, TransportError};
+use hemlis::transport::{Address, Incoming, RelayState, Transport, TransportError};
 
 /// Largest frame body, either way.
 const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -371,6 +373,8 @@ fn apply(request: &Request<'_>, state: &Mutex<RelayState>) -> Response {
         Err(TransportError::NotFound) => Response::NotFound,
         Err(TransportError::Rejected(reason)) => Response::Rejected(reason),
         Err(TransportError::Unavailable(reason)) => Response::Unavailable(reason),
+        // A cause this protocol has no status for: the relay failed inside.
+        Err(other) => Response::Unavailable(other.to_string()),
     }
 }
 

@@ -6,9 +6,9 @@ use zeroize::Zeroizing;
 
 use super::transport::ForeignTransport;
 use super::{DeviceAddress, FfiTransport, HemlisError};
-use crate::client::{ClientConfig, ClientParts, ReceiveReport, Received};
-use crate::transport::Address;
-use crate::{Client, ClientError, SqliteStore, SystemClock, os_rng};
+use hemlis::client::{ClientConfig, ClientParts, ReceiveReport, Received};
+use hemlis::transport::Address;
+use hemlis::{Client, ClientError, SqliteStore, SystemClock, os_rng};
 
 /// A message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]

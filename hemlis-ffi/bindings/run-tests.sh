@@ -13,14 +13,14 @@
 # Installs what is missing: kotlinc from npm (into target/bindings-tools), JNA, a JDK,
 # python3 and gcc from Debian. Exits non-zero on any failure. Linux only.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR=never
 
 KOTLIN_VERSION=2.4.20 # npm package kotlin-compiler, pinned
 OUT=target/bindings
 TOOLS=target/bindings-tools
 LIB_DIR=$OUT/lib # the built library, copied out of target/debug
-LIB=$LIB_DIR/libhemlis.so
+LIB=$LIB_DIR/libhemlis_ffi.so
 START=$SECONDS
 
 step() { echo "== $* (at ${SECONDS}s)"; }
@@ -53,16 +53,16 @@ python3 --version
 java -version 2>&1 | head -n 1
 gcc --version | head -n 1
 
-step "cargo build --all-features --tests --lib --bin uniffi-bindgen"
+step "cargo build --all-features --tests --lib --bins"
 # The build `cargo test --all-features` makes (the same features, dev-dependencies
 # included, so after it nothing but this crate's own units is rebuilt): the library and the
 # generator. The library tested here therefore also carries the generator (feature
 # `bindgen`), which adds code but changes nothing it exports; an app builds with
-# `--features ffi` only (docs/MOBILE.md).
-cargo build --all-features --tests --lib --bin uniffi-bindgen
+# `hemlis-ffi` without the `bindgen` feature (docs/MOBILE.md).
+cargo build --all-features --tests --lib --bins
 rm -rf "$OUT"
 mkdir -p "$LIB_DIR"
-cp target/debug/libhemlis.so "$LIB_DIR/"
+cp target/debug/libhemlis_ffi.so "$LIB_DIR/"
 
 step "generate bindings from $LIB"
 for lang in python kotlin swift; do
@@ -72,10 +72,10 @@ done
 
 step "python: bindings/python/test_hemlis.py"
 cp "$LIB" "$OUT/python/"
-python3 bindings/python/test_hemlis.py "$OUT/python"
+python3 hemlis-ffi/bindings/python/test_hemlis.py "$OUT/python"
 
 step "kotlin: bindings/kotlin/HemlisTest.kt (kotlinc $KOTLIN_VERSION, JNA, JVM)"
-KT_SOURCES=("$OUT/kotlin/uniffi/hemlis/hemlis.kt" bindings/kotlin/HemlisTest.kt)
+KT_SOURCES=("$OUT/kotlin/uniffi/hemlis/hemlis.kt" hemlis-ffi/bindings/kotlin/HemlisTest.kt)
 # Compiling takes about a minute: reuse the jar when the sources are unchanged.
 KT_HASH=$(cat "${KT_SOURCES[@]}" | sha256sum | cut -c1-16)
 KT_JAR=$TOOLS/kotlin-test-$KOTLIN_VERSION-$KT_HASH.jar
@@ -110,7 +110,7 @@ echo "hemlisFFI.h: compiles"
     echo '    return failed != 0 || checked < 2;'
     echo '}'
 } > "$OUT/swift_checks.c"
-gcc "${CFLAGS[@]}" "$OUT/swift_checks.c" -L "$LIB_DIR" -lhemlis -o "$OUT/swift_checks"
+gcc "${CFLAGS[@]}" "$OUT/swift_checks.c" -L "$LIB_DIR" -lhemlis_ffi -o "$OUT/swift_checks"
 LD_LIBRARY_PATH="$LIB_DIR" "$OUT/swift_checks"
 
 step "bindings: all passed in $((SECONDS - START))s"

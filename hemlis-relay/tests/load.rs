@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::SeedableRng;
-use hemlis::transport::{RelayState, TcpTransport, serve_relay};
+use hemlis::transport::RelayState;
 use hemlis::{Client, SqliteStore, SystemClock};
+use hemlis_relay::{TcpTransport, serve_relay};
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];
 const ROLE: &str = "HEMLIS_LOAD_ROLE";

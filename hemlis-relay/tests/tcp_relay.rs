@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::{Rng, SeedableRng};
-use hemlis::transport::{Incoming, RelayState, TcpTransport, TransportError, serve_relay};
+use hemlis::transport::{Incoming, RelayState, TransportError};
 use hemlis::{Address, Client, ClientError, Clock, MemoryStore, SqliteStore, SystemClock, Transport, os_rng};
+use hemlis_relay::{TcpTransport, serve_relay};
 
 const ROLE: &str = "HEMLIS_TCP_ROLE";
 const DIR: &str = "HEMLIS_TCP_DIR";

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::TransportFailure;
-use crate::transport::{Address, Incoming, Transport, TransportError};
+use hemlis::transport::{Address, Incoming, Transport, TransportError};
 
 /// A device: a user id and a device number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]

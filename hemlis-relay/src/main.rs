@@ -1,20 +1,23 @@
-//! The example relay: serves the TCP relay protocol (docs/PROTOCOL.md, section 12.5) on
-//! loopback, keeping bundles and mailboxes in memory. Pair it with `examples/terminal.rs`.
+//! The `hemlis-relay` binary: serves the TCP relay protocol (docs/PROTOCOL.md, section 12.5)
+//! on loopback, keeping bundles and mailboxes in memory. Pair it with the terminal example
+//! (`hemlis-relay/examples/terminal.rs`).
 //!
-//! Run: `cargo run --example relay -- --listen 127.0.0.1:7878`
+//! Run: `cargo run -p hemlis-relay -- --listen 127.0.0.1:7878`
 //!
 //! It listens on 127.0.0.1 only: the protocol has no authentication and no transport
 //! encryption (the messages are end-to-end encrypted, but anyone who reaches the port could
 //! publish for, drain or flood any address), so it refuses any other address.
+#![forbid(unsafe_code)]
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use hemlis::transport::{RelayState, serve_relay};
+use hemlis::transport::RelayState;
+use hemlis_relay::serve_relay;
 
 const USAGE: &str = "\
-usage: relay [--listen 127.0.0.1:PORT]
+usage: hemlis-relay [--listen 127.0.0.1:PORT]
 
 Serves the hemlis example relay protocol on loopback (default 127.0.0.1:7878; port 0 picks
 a free port). Bundles and mailboxes live in memory and are lost when the relay stops.
@@ -28,21 +31,21 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("relay: {message}\n\n{USAGE}");
+            eprintln!("hemlis-relay: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     let listener = match TcpListener::bind(listen) {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("relay: cannot listen on {listen}: {e}");
+            eprintln!("hemlis-relay: cannot listen on {listen}: {e}");
             return ExitCode::FAILURE;
         }
     };
     let local = match listener.local_addr() {
         Ok(local) => local,
         Err(e) => {
-            eprintln!("relay: {e}");
+            eprintln!("hemlis-relay: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -50,7 +53,7 @@ fn main() -> ExitCode {
     match serve_relay(listener, Arc::new(Mutex::new(RelayState::default()))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("relay: {e}");
+            eprintln!("hemlis-relay: {e}");
             ExitCode::FAILURE
         }
     }

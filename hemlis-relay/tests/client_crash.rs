@@ -1,4 +1,4 @@
-//! Crashes at random instants (DESIGN section 4): Alice and Bob run as child processes of
+//! Crashes at random instants (docs/ARCHITECTURE.md, section 4): Alice and Bob run as child processes of
 //! this test (the test binary runs itself with `--exact crash_child --ignored`), each on
 //! its own SQLite file, sending numbered messages to each other through a relay in this
 //! process over TCP. The parent kills them with SIGKILL at random moments and restarts
@@ -14,6 +14,7 @@
 //! `HEMLIS_CRASH_SEED=<n>` replays a kill schedule (the seed is printed; run with
 //! `--nocapture` to see it).
 
+#[path = "../../tests/client_common/mod.rs"]
 mod client_common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,8 +29,9 @@ use std::time::{Duration, Instant};
 
 use client_common::*;
 use hemlis::rand_core::Rng;
-use hemlis::transport::{Incoming, RelayState, TcpTransport, TransportError, serve_relay};
+use hemlis::transport::{Incoming, RelayState, TransportError};
 use hemlis::{Address, Client, Envelope, Limits, SqliteStore, Transport};
+use hemlis_relay::{TcpTransport, serve_relay};
 
 /// Messages each side sends.
 const PER_SIDE: u64 = 100;

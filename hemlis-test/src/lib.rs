@@ -1,0 +1,3 @@
+//! The one test harness of hemlis (unpublished): what the test suites, the fuzz targets and
+//! the benchmarks share.
+#![forbid(unsafe_code)]
