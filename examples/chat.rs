@@ -86,7 +86,10 @@ impl Chat {
 fn send(chat: &Chat, from: &mut Client, to: &str, text: &str) -> Result<(), Failure> {
     from.send(to, text.as_bytes())?;
     let seen = chat.relay_saw(1)?.join("");
-    println!("{:<6} sends   {text:<34} relay sees {seen}", from.address().user);
+    println!(
+        "{:<6} sends   {text:<34} relay sees {seen}",
+        from.address().user()
+    );
     Ok(())
 }
 
@@ -98,10 +101,14 @@ fn receive(client: &mut Client, expected: &[&str]) -> Result<(), Failure> {
         .map(|m| String::from_utf8_lossy(&m.body).into_owned())
         .collect();
     for (m, text) in report.messages.iter().zip(&got) {
-        println!("{:<6} reads   {text:<34} from {}", client.address().user, m.from);
+        println!(
+            "{:<6} reads   {text:<34} from {}",
+            client.address().user(),
+            m.from
+        );
     }
     if got != expected {
-        return Err(format!("{} expected {expected:?}, read {got:?}", client.address().user).into());
+        return Err(format!("{} expected {expected:?}, read {got:?}", client.address().user()).into());
     }
     let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
     client.mark_read(&ids)?;

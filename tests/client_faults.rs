@@ -65,9 +65,9 @@ fn set(flag: &std::sync::atomic::AtomicBool, on: bool) {
 
 /// Sessions both ways, so later messages are ordinary ratchet messages.
 fn establish(a: &mut Client, b: &mut Client) {
-    a.send(&b.address().user, b"hello").expect("send");
+    a.send(b.address().user(), b"hello").expect("send");
     receive_exactly(b, &[b"hello"]);
-    b.send(&a.address().user, b"hello back").expect("send");
+    b.send(a.address().user(), b"hello back").expect("send");
     receive_exactly(a, &[b"hello back"]);
 }
 

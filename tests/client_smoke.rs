@@ -42,7 +42,7 @@ fn three_devices_talk_and_one_restarts_from_sqlite() {
         let report = b.receive().unwrap();
         assert_eq!(report.messages.len(), 1);
         assert_eq!(report.messages[0].body, b"hi bob");
-        assert_eq!(report.messages[0].from.user, "alice");
+        assert_eq!(report.messages[0].from.user(), "alice");
         let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
         b.mark_read(&ids).unwrap();
     }
@@ -166,5 +166,5 @@ fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
     let report = bob.receive().unwrap();
     assert_eq!(report.messages.len(), 1);
     assert_eq!(report.messages[0].body, b"from alice");
-    assert_eq!(report.messages[0].from.user, "alice");
+    assert_eq!(report.messages[0].from.user(), "alice");
 }

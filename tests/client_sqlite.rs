@@ -59,7 +59,7 @@ fn talk(
 ) -> Vec<Vec<u8>> {
     let bodies: Vec<Vec<u8>> = (0..count).map(|i| random_body(text, 20 + 13 * i)).collect();
     for body in &bodies {
-        assert_eq!(from.send(&to.address().user, body).expect("send"), 1);
+        assert_eq!(from.send(to.address().user(), body).expect("send"), 1);
     }
     let expected: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
     receive_exactly(to, &expected);

@@ -121,7 +121,7 @@ fn one_time_prekeys_are_replenished_below_the_threshold() {
     )
     .expect("mark_read");
     for sender in &mut senders {
-        let user = sender.address().user.clone();
+        let user = sender.address().user().to_owned();
         bob.send(&user, b"welcome").expect("send");
         assert_eq!(sender.receive().expect("receive").messages.len(), 1);
     }
@@ -313,7 +313,7 @@ fn safety_numbers_match_on_both_sides_and_differ_between_pairs() {
     let mut carol = w.client("carol", 1, config(3, 1));
     for (a, b) in [(0, 1), (0, 2), (1, 2)] {
         let clients = [&mut alice, &mut bob, &mut carol];
-        let user = clients[b].address().user.clone();
+        let user = clients[b].address().user().to_owned();
         clients[a].send(&user, b"hi").expect("send");
         receive_exactly(clients[b], &[b"hi"]);
     }
@@ -348,18 +348,18 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
     let before = w.transport.sent_len();
     assert_eq!(alice.send("bob", b"to all of you").expect("send"), 3);
     let sent = w.transport.sent();
-    let targets: BTreeSet<u32> = sent[before..].iter().map(|s| s.to.device).collect();
+    let targets: BTreeSet<u32> = sent[before..].iter().map(|s| s.to.device()).collect();
     assert_eq!(targets, BTreeSet::from([1, 2, 3]));
     for bob in &mut bobs {
         receive_exactly(bob, &[b"to all of you"]);
-        let reply = format!("device {}", bob.address().device);
+        let reply = format!("device {}", bob.address().device());
         bob.send("alice", reply.as_bytes()).expect("send");
     }
     let report = alice.receive().expect("receive");
-    let from: Vec<u32> = report.messages.iter().map(|m| m.from.device).collect();
+    let from: Vec<u32> = report.messages.iter().map(|m| m.from.device()).collect();
     assert_eq!(from, vec![1, 2, 3]);
     for m in &report.messages {
-        assert_eq!(m.body, format!("device {}", m.from.device).as_bytes());
+        assert_eq!(m.body, format!("device {}", m.from.device()).as_bytes());
         assert_eq!(
             alice.peer_identity(&m.from).expect("pinned"),
             Some(m.sender_identity.clone())
@@ -375,7 +375,7 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
     let sent = w.transport.sent();
     let kinds: Vec<(u32, u8)> = sent[sent.len() - 4..]
         .iter()
-        .map(|s| (s.to.device, s.envelope[1]))
+        .map(|s| (s.to.device(), s.envelope[1]))
         .collect();
     assert_eq!(kinds, vec![(1, 2), (2, 2), (3, 2), (4, 1)]);
     for bob in bobs.iter_mut().chain([&mut bob4]) {

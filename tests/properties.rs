@@ -226,7 +226,7 @@ impl Clients {
         for message in &report.messages {
             let from = USERS
                 .iter()
-                .position(|u| *u == message.from.user)
+                .position(|u| *u == message.from.user())
                 .expect("known sender");
             self.received
                 .entry((from, i))

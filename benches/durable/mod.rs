@@ -104,7 +104,7 @@ impl StandIns {
     }
 
     fn index(address: &Address) -> Option<usize> {
-        address.user.strip_prefix('s')?.parse().ok()
+        address.user().strip_prefix('s')?.parse().ok()
     }
 
     fn address(i: usize) -> Address {

@@ -34,8 +34,8 @@ impl From<Received> for ReceivedMessage {
     fn from(m: Received) -> Self {
         Self {
             id: m.id,
-            from_user: m.from.user,
-            from_device: m.from.device,
+            from_user: m.from.user().to_owned(),
+            from_device: m.from.device(),
             sender_identity: m.sender_identity.as_bytes().to_vec(),
             sent_at: m.sent_at,
             body: m.body,
@@ -158,14 +158,14 @@ impl HemlisClient {
         };
         let client = match Client::open(parts()?) {
             Ok(client) => client,
-            Err(ClientError::NoDevice) => Client::create(&me.user, me.device, parts()?)?,
+            Err(ClientError::NoDevice) => Client::create(me.user(), me.device(), parts()?)?,
             Err(e) => return Err(e.into()),
         };
         if client.address() != &me {
             let held = client.address().clone();
             return Err(HemlisError::DeviceMismatch {
-                user: held.user,
-                device: held.device,
+                user: held.user().to_owned(),
+                device: held.device(),
             });
         }
         Ok(Self {

@@ -107,8 +107,8 @@ impl From<ClientError> for HemlisError {
             },
             ClientError::NoDevices => Self::NoDevices,
             ClientError::IdentityChanged { address } => Self::IdentityChanged {
-                user: address.user,
-                device: address.device,
+                user: address.user().to_owned(),
+                device: address.device(),
             },
             ClientError::SenderMismatch => Self::SenderMismatch,
             ClientError::UnknownPeer => Self::UnknownPeer,

@@ -32,7 +32,7 @@ impl RelayCore {
 
     /// Stores a device's prekey upload (decoded and verified; refused if malformed).
     pub fn publish(&self, device: DeviceAddress, upload: Vec<u8>) -> Result<(), TransportFailure> {
-        Ok(self.state()?.publish(&device.to_address(), &upload)?)
+        Ok(self.state()?.publish(&device.to_address()?, &upload)?)
     }
 
     /// The device ids of a user that published prekeys.
@@ -42,7 +42,7 @@ impl RelayCore {
 
     /// Hands out a bundle, consuming one one-time prekey of each kind if any are left.
     pub fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure> {
-        Ok(self.state()?.fetch_bundle(&device.to_address())?)
+        Ok(self.state()?.fetch_bundle(&device.to_address()?)?)
     }
 
     /// Queues an envelope for a device that published prekeys.
@@ -54,14 +54,14 @@ impl RelayCore {
     ) -> Result<(), TransportFailure> {
         Ok(self
             .state()?
-            .send(&sender.to_address(), &recipient.to_address(), &envelope)?)
+            .send(&sender.to_address()?, &recipient.to_address()?, &envelope)?)
     }
 
     /// The envelopes waiting for a device, oldest first.
     pub fn fetch(&self, device: DeviceAddress) -> Result<Vec<IncomingEnvelope>, TransportFailure> {
         Ok(self
             .state()?
-            .fetch(&device.to_address())
+            .fetch(&device.to_address()?)
             .into_iter()
             .map(|i| IncomingEnvelope {
                 id: i.id,
@@ -73,7 +73,7 @@ impl RelayCore {
 
     /// Deletes delivered envelopes.
     pub fn ack(&self, device: DeviceAddress, ids: Vec<u64>) -> Result<(), TransportFailure> {
-        self.state()?.ack(&device.to_address(), &ids);
+        self.state()?.ack(&device.to_address()?, &ids);
         Ok(())
     }
 }

@@ -18,20 +18,18 @@ pub struct DeviceAddress {
 impl From<&Address> for DeviceAddress {
     fn from(a: &Address) -> Self {
         Self {
-            user: a.user.clone(),
-            device: a.device,
+            user: a.user().to_owned(),
+            device: a.device(),
         }
     }
 }
 
 impl DeviceAddress {
-    /// The address, unchecked: the client refuses an invalid one where it matters (an
-    /// envelope from an invalid sender is rejected, not trusted).
-    pub(crate) fn to_address(&self) -> Address {
-        Address {
-            user: self.user.clone(),
-            device: self.device,
-        }
+    /// The address, checked: a user id that is empty or longer than 128 bytes is refused.
+    pub(crate) fn to_address(&self) -> Result<Address, TransportFailure> {
+        Address::new(self.user.clone(), self.device).ok_or_else(|| TransportFailure::Rejected {
+            reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
+        })
     }
 }
 
@@ -86,16 +84,24 @@ impl Transport for ForeignTransport {
         Ok(self.0.send(from.into(), to.into(), envelope.to_vec())?)
     }
     fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
-        Ok(self
-            .0
-            .fetch(device.into())?
-            .into_iter()
-            .map(|i| Incoming {
-                id: i.id,
-                from: i.sender.to_address(),
-                envelope: i.envelope,
-            })
-            .collect())
+        let mut incoming = Vec::new();
+        let mut invalid = Vec::new();
+        for i in self.0.fetch(device.into())? {
+            match i.sender.to_address() {
+                Ok(from) => incoming.push(Incoming {
+                    id: i.id,
+                    from,
+                    envelope: i.envelope,
+                }),
+                // No device has such an address, so no message can come from it: the relay
+                // broke its protocol. It is acknowledged so it cannot block the mailbox.
+                Err(_) => invalid.push(i.id),
+            }
+        }
+        if !invalid.is_empty() {
+            self.0.ack(device.into(), invalid)?;
+        }
+        Ok(incoming)
     }
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         Ok(self.0.ack(device.into(), ids.to_vec())?)

@@ -151,7 +151,7 @@ fn command(client: &mut Client, args: &Args, changed: &mut BTreeSet<Address>, li
                 match client.accept_identity(&address) {
                     Ok(()) => {
                         println!("(accepted the new identity key of {address})");
-                        show_safety_number(client, &address.user, address.device);
+                        show_safety_number(client, address.user(), address.device());
                     }
                     Err(e) => println!("(could not accept {address}: {e})"),
                 }

@@ -190,7 +190,6 @@ impl TcpTransport {
 
 impl Transport for TcpTransport {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
-        check_address(device)?;
         empty(self.call(&Request::Publish {
             device: Cow::Borrowed(device),
             upload,
@@ -204,15 +203,12 @@ impl Transport for TcpTransport {
     }
 
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
-        check_address(device)?;
         self.call(&Request::FetchBundle {
             device: Cow::Borrowed(device),
         })
     }
 
     fn send(&self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
-        check_address(from)?;
-        check_address(to)?;
         if envelope.len() > MAX_ENVELOPE {
             return Err(TransportError::Rejected(
                 "envelope exceeds the relay's size limit".into(),
@@ -226,7 +222,6 @@ impl Transport for TcpTransport {
     }
 
     fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
-        check_address(device)?;
         let payload = self.call(&Request::Fetch {
             device: Cow::Borrowed(device),
         })?;
@@ -234,7 +229,6 @@ impl Transport for TcpTransport {
     }
 
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
-        check_address(device)?;
         if ids.is_empty() {
             return Ok(());
         }
@@ -249,7 +243,6 @@ impl Transport for TcpTransport {
     }
 
     fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        check_address(device)?;
         match self.call(&Request::Identity {
             device: Cow::Borrowed(device),
         }) {
@@ -827,12 +820,6 @@ fn empty(payload: Vec<u8>) -> Result<(), TransportError> {
     } else {
         Err(malformed_response(FrameError::TrailingBytes))
     }
-}
-
-/// Addresses are public fields, so one built without [`Address::new`] may not encode;
-/// refuse it before it reaches the wire.
-fn check_address(address: &Address) -> Result<(), TransportError> {
-    check_user(&address.user)
 }
 
 fn check_user(user: &str) -> Result<(), TransportError> {

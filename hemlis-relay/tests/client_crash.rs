@@ -148,7 +148,7 @@ impl Relay {
             OP_BUNDLE => Ok(vec![self.prekeys.fetch_bundle(&address(0)?)?]),
             OP_SEND => {
                 let (from, to) = (address(0)?, address(1)?);
-                if !self.prekeys.devices(&to.user).contains(&to.device) {
+                if !self.prekeys.devices(to.user()).contains(&to.device()) {
                     return Err(TransportError::NotFound);
                 }
                 self.next_id += 1;
@@ -464,7 +464,7 @@ fn crash_child() {
         }
         let mut ids = Vec::new();
         for m in &report.messages {
-            assert_eq!(m.from.user, peer);
+            assert_eq!(m.from.user(), peer);
             let body = String::from_utf8(m.body.clone()).expect("utf-8");
             append(&received_log, &format!("msg {} {body}\n", m.id));
             ids.push(m.id);

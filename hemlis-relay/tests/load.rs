@@ -197,7 +197,7 @@ fn load_child() {
                 .unwrap()
                 .parse()
                 .unwrap();
-            *received.entry((m.from.user.clone(), number)).or_default() += 1;
+            *received.entry((m.from.user().to_owned(), number)).or_default() += 1;
         }
         client.mark_read(&ids).unwrap();
     };

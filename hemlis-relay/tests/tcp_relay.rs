@@ -154,7 +154,7 @@ fn collect(client: &mut Client, n: usize, deadline: Instant) -> Vec<String> {
         assert!(report.rejected.is_empty(), "rejected: {:?}", report.rejected);
         let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
         for message in report.messages {
-            assert_eq!(message.from.device, 1);
+            assert_eq!(message.from.device(), 1);
             assert_ne!(&message.from, client.address());
             assert!(!message.identity_changed);
             bodies.push(String::from_utf8(message.body).unwrap());
@@ -401,17 +401,18 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].envelope, b"two");
 
-    // Refused before the wire: an envelope above the limit, an address that cannot encode.
+    // Refused before the wire: an envelope above the limit, a user id that cannot encode (an
+    // address with one cannot be made at all).
     let huge = vec![0u8; 4 * 1024 * 1024];
     assert!(matches!(
         transport.send(&nobody, &bob_address, &huge),
         Err(TransportError::Rejected(_))
     ));
-    let bad = Address {
-        user: "x".repeat(300),
-        device: 1,
-    };
-    assert!(matches!(transport.fetch(&bad), Err(TransportError::Rejected(_))));
+    assert_eq!(Address::new("x".repeat(300), 1), None);
+    assert!(matches!(
+        transport.devices(&"x".repeat(300)),
+        Err(TransportError::Rejected(_))
+    ));
     assert!(matches!(transport.devices(""), Err(TransportError::Rejected(_))));
     // The connection is still good.
     assert_eq!(transport.devices("bob").unwrap(), [4]);

@@ -337,9 +337,9 @@ impl Client {
     pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
         let theirs = self.peer_identity(address)?.ok_or(ClientError::UnknownPeer)?;
         Ok(safety_number(
-            &self.me.user,
+            self.me.user(),
             self.identity_key(),
-            &address.user,
+            address.user(),
             &theirs,
         ))
     }

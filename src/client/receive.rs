@@ -106,9 +106,6 @@ impl Client {
     }
 
     fn receive_one(&mut self, incoming: &Incoming) -> Result<Outcome, ClientError> {
-        if !incoming.from.is_valid() {
-            return Ok(Outcome::Rejected(ClientError::InvalidAddress));
-        }
         let mut record = match self.load_peer(&incoming.from) {
             Ok(record) => record,
             // A damaged record of one peer must not block the mailbox: its messages cannot

@@ -30,9 +30,6 @@ impl Client {
     pub fn send_to(&mut self, targets: &[Address], body: &[u8]) -> Result<usize, ClientError> {
         let payload = payload::encode(&self.me, self.clock.now(), body);
         let mut writes: Vec<Write> = Vec::with_capacity(2 * targets.len() + 1);
-        if targets.iter().any(|t| !t.is_valid()) {
-            return Err(ClientError::InvalidAddress);
-        }
         for to in targets {
             let mut record = self.load_peer(to)?;
             if record.pending.is_some() {

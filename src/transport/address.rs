@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawAddress")]
 pub struct Address {
-    /// The user id, 1 to 128 bytes of UTF-8.
-    pub user: String,
+    /// The user id, 1 to 128 bytes of UTF-8 (checked by every constructor).
+    user: String,
     /// The device number within the user.
-    pub device: u32,
+    device: u32,
 }
 
 /// The unchecked form that deserialization goes through.
@@ -38,20 +38,25 @@ impl Address {
         (!user.is_empty() && user.len() <= Self::MAX_USER_LEN).then_some(Self { user, device })
     }
 
-    /// True if the user id is 1 to [`Address::MAX_USER_LEN`] bytes (the fields are public,
-    /// so an address built by hand may not be).
-    pub fn is_valid(&self) -> bool {
-        !self.user.is_empty() && self.user.len() <= Self::MAX_USER_LEN
+    /// The user id: 1 to [`Address::MAX_USER_LEN`] bytes of UTF-8.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The device number within the user.
+    pub fn device(&self) -> u32 {
+        self.device
     }
 
     /// The encoding used as a store key and inside messages:
-    /// `user length (1) || user || device (u32)`. An invalid address (see
-    /// [`Address::is_valid`]) encodes with its user id cut to [`Address::MAX_USER_LEN`]
-    /// bytes; the client refuses such addresses before encoding them.
+    /// `user length (1) || user || device (u32)`. Every address holds a user id of 1 to
+    /// [`Address::MAX_USER_LEN`] bytes (the constructors check it), so the length fits in
+    /// its byte.
     pub fn encode(&self) -> Vec<u8> {
-        let user = &self.user.as_bytes()[..self.user.len().min(Self::MAX_USER_LEN)];
+        let user = self.user.as_bytes();
         let mut out = Vec::with_capacity(5 + user.len());
-        out.push(user.len() as u8);
+        // At most MAX_USER_LEN (128): the constructors refuse longer user ids.
+        out.push(u8::try_from(user.len()).unwrap_or(u8::MAX));
         out.extend_from_slice(user);
         out.extend_from_slice(&self.device.to_be_bytes());
         out

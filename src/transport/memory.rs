@@ -95,8 +95,8 @@ impl RelayState {
     pub fn devices(&self, user: &str) -> Vec<u32> {
         self.devices
             .keys()
-            .filter(|a| a.user == user)
-            .map(|a| a.device)
+            .filter(|a| a.user() == user)
+            .map(Address::device)
             .collect()
     }
 
