@@ -104,8 +104,8 @@ echo "hemlisFFI.h: compiles"
     echo '#include "hemlisFFI.h"'
     echo 'int main(void) {'
     echo '    int checked = 0, failed = 0;'
-    sed -n 's/^ *let bindings_contract_version = \([0-9]*\)$/    checked++; if (ffi_hemlis_uniffi_contract_version() != \1) { puts("contract version mismatch"); failed++; }/p' "$OUT/swift/hemlis.swift"
-    sed -n 's/^ *if (\(uniffi_hemlis_checksum_[a-z0-9_]*\)() != \([0-9]*\)) {$/    checked++; if (\1() != \2) { puts("checksum mismatch: \1"); failed++; }/p' "$OUT/swift/hemlis.swift"
+    sed -n 's/^ *let bindings_contract_version = \([0-9]*\)$/    checked++; if (ffi_hemlis_ffi_uniffi_contract_version() != \1) { puts("contract version mismatch"); failed++; }/p' "$OUT/swift/hemlis.swift"
+    sed -n 's/^ *if (\(uniffi_hemlis_ffi_checksum_[a-z0-9_]*\)() != \([0-9]*\)) {$/    checked++; if (\1() != \2) { puts("checksum mismatch: \1"); failed++; }/p' "$OUT/swift/hemlis.swift"
     echo '    printf("swift: %d passed, %d failed\n", checked - failed, failed);'
     echo '    return failed != 0 || checked < 2;'
     echo '}'
