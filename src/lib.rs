@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod crypto;
+pub mod device;
 mod error;
 pub mod handshake;
 mod limits;
@@ -15,16 +16,19 @@ pub mod store;
 pub mod transport;
 pub mod wire;
 
-pub use client::{Client, ClientConfig, ClientError, ClientParts, Clock, Received, SystemClock};
+pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
+pub use device::{ClientConfig, ClientError, Clock, Device, Lookup, Lookups, Received, SystemClock};
 pub use error::{DecodeError, Error, Result, StateError};
-pub use handshake::{Account, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic};
+pub use handshake::{
+    Account, AccountChange, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic,
+};
 pub use limits::Limits;
 pub use rand_core;
 pub use rng::{DefaultRng, FastRng, OsRng, fast_rng, os_rng};
-pub use session::{Decrypted, PeerSessions, Session};
+pub use session::{Decrypted, PeerSessions, Session, Staged};
 pub use store::{MemoryStore, SqliteStore, Store};
-pub use transport::{Address, InMemoryRelay, Transport};
+pub use transport::{Address, AsyncTransport, InMemoryRelay, Transport};
 pub use wire::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability

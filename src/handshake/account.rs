@@ -41,10 +41,27 @@ pub struct Account {
 pub(crate) struct Accepted {
     pub(crate) session: Session,
     pub(crate) plaintext: Vec<u8>,
+    pub(crate) change: AccountChange,
+}
+
+/// What an accepted initial message changes in the [`Account`] (docs/PROTOCOL.md,
+/// section 4.3): the one-time prekeys it used are deleted and its base key is recorded
+/// against replay. Staged, not applied: a caller stores the account with the change
+/// ([`Account::to_bytes_with`]) together with the new session, and applies it in memory
+/// ([`Account::apply`]) only once that commit succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountChange {
     signed_prekey_id: u32,
     one_time_prekey_id: Option<u32>,
     kem_prekey_id: Option<u32>,
-    pub(crate) base_key: [u8; 32],
+    base_key: [u8; 32],
+}
+
+impl AccountChange {
+    /// The initiator's base key (public), which the account records against replay.
+    pub fn base_key(&self) -> &[u8; 32] {
+        &self.base_key
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -337,49 +354,88 @@ impl Account {
         Ok(Accepted {
             session,
             plaintext,
-            signed_prekey_id: prefix.signed_prekey_id,
-            one_time_prekey_id: prefix.one_time_prekey_id,
-            kem_prekey_id: prefix.kem.as_ref().map(|(id, _)| *id),
-            base_key: prefix.base_key,
+            change: AccountChange {
+                signed_prekey_id: prefix.signed_prekey_id,
+                one_time_prekey_id: prefix.one_time_prekey_id,
+                kem_prekey_id: prefix.kem.as_ref().map(|(id, _)| *id),
+                base_key: prefix.base_key,
+            },
         })
     }
 
-    /// Deletes the one-time prekey and records the base key of an accepted initial message.
+    /// Applies an accepted initial message to the account and hands out its session.
     pub(crate) fn commit_initial(&mut self, accepted: Accepted) -> (Session, Vec<u8>) {
-        if let Some(id) = accepted.one_time_prekey_id {
+        self.apply(&accepted.change);
+        (accepted.session, accepted.plaintext)
+    }
+
+    /// A copy to stage changes on (upkeep's rotation and new prekeys): the caller stores
+    /// the copy and replaces the account with it only once that commit succeeded.
+    pub(crate) fn staged_copy(&self) -> Self {
+        Self {
+            identity: IdentityKeyPair::from_seed(&self.identity.seed()),
+            signed_prekey: self.signed_prekey.clone(),
+            retired_signed_prekeys: self.retired_signed_prekeys.clone(),
+            one_time_prekeys: self.one_time_prekeys.clone(),
+            one_time_kem_prekeys: self.one_time_kem_prekeys.clone(),
+            next_prekey_id: self.next_prekey_id,
+            limits: self.limits,
+        }
+    }
+
+    /// Applies a staged change: deletes the one-time prekeys the initial message used (a
+    /// last-resort KEM prekey stays) and records its base key against replay. Applying
+    /// the same change twice changes nothing the second time.
+    pub fn apply(&mut self, change: &AccountChange) {
+        if let Some(id) = change.one_time_prekey_id {
             self.one_time_prekeys.remove(&id);
         }
-        if let Some(id) = accepted.kem_prekey_id {
-            // A last-resort KEM prekey is not in this map and stays.
+        if let Some(id) = change.kem_prekey_id {
             self.one_time_kem_prekeys.remove(&id);
         }
         if let Some(spk) = core::iter::once(&mut self.signed_prekey)
             .chain(&mut self.retired_signed_prekeys)
-            .find(|s| s.id == accepted.signed_prekey_id)
+            .find(|s| s.id == change.signed_prekey_id)
         {
-            spk.seen.insert(accepted.base_key);
+            spk.seen.insert(change.base_key);
         }
-        (accepted.session, accepted.plaintext)
     }
 
     /// Serializes the account (versioned; see docs/PROTOCOL.md, section 9).
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
-        let state = AccountState {
+        self.to_bytes_with(None)
+    }
+
+    /// Serializes the account as it will be once `change` is applied, leaving `self` as it
+    /// is: the bytes to store in the same commit as the session the change belongs to.
+    pub fn to_bytes_with(&self, change: Option<&AccountChange>) -> Result<Zeroizing<Vec<u8>>> {
+        let skip_one_time = change.and_then(|c| c.one_time_prekey_id);
+        let skip_kem = change.and_then(|c| c.kem_prekey_id);
+        let mut state = AccountState {
             seed: Secret32::from_bytes(*self.identity.seed()),
             signed_prekey: self.signed_prekey.clone(),
             retired_signed_prekeys: self.retired_signed_prekeys.clone(),
             one_time_prekeys: self
                 .one_time_prekeys
                 .iter()
+                .filter(|(id, _)| Some(**id) != skip_one_time)
                 .map(|(&id, pair)| (id, pair.clone()))
                 .collect(),
             one_time_kem_prekeys: self
                 .one_time_kem_prekeys
                 .iter()
+                .filter(|(id, _)| Some(**id) != skip_kem)
                 .map(|(&id, pair)| (id, pair.clone()))
                 .collect(),
             next_prekey_id: self.next_prekey_id,
         };
+        if let Some(change) = change
+            && let Some(spk) = core::iter::once(&mut state.signed_prekey)
+                .chain(&mut state.retired_signed_prekeys)
+                .find(|s| s.id == change.signed_prekey_id)
+        {
+            spk.seen.insert(change.base_key);
+        }
         state::encode(state::KIND_ACCOUNT, &state)
     }
 

@@ -6,6 +6,7 @@ mod bundle;
 pub(crate) mod pqxdh;
 mod prekeys;
 
-pub use account::Account;
+pub(crate) use account::Accepted;
+pub use account::{Account, AccountChange};
 pub use bundle::PrekeyBundle;
 pub use prekeys::{KemPrekeyPublic, OneTimePrekeyPublic, SignedPrekeyPublic};

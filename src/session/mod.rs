@@ -7,5 +7,5 @@ mod ratchet;
 mod receive;
 mod skipped;
 
-pub use peer::{Decrypted, PeerSessions};
+pub use peer::{Decrypted, PeerSessions, Staged};
 pub use ratchet::Session;

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use super::ratchet::{Session, SessionState};
 use crate::crypto::keys::{IdentityKey, IdentityKeyPair};
 use crate::error::{Error, Result, StateError};
-use crate::handshake::{Account, PrekeyBundle};
+use crate::handshake::{Accepted, Account, AccountChange, PrekeyBundle};
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::Envelope;
@@ -30,6 +30,18 @@ pub struct PeerSessions {
     active: Option<Session>,
     previous: Vec<Session>,
     limits: Limits,
+}
+
+/// A message decrypted with its account change staged (see
+/// [`PeerSessions::decrypt_staged`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Staged {
+    /// The message.
+    pub decrypted: Decrypted,
+    /// What the account must apply once the sessions are stored: `Some` for a message that
+    /// started a new session.
+    pub account_change: Option<AccountChange>,
 }
 
 /// A decrypted message.
@@ -135,6 +147,25 @@ impl PeerSessions {
         envelope: &[u8],
         rng: &mut R,
     ) -> Result<Decrypted> {
+        let staged = self.decrypt_staged(account, envelope, rng)?;
+        if let Some(change) = &staged.account_change {
+            account.apply(change);
+        }
+        Ok(staged.decrypted)
+    }
+
+    /// Decrypts as [`PeerSessions::decrypt`] does, but stages the account's part (the
+    /// "stage, then commit" pattern of docs/ARCHITECTURE.md, section 4): these sessions
+    /// advance, `account` does not change. The caller stores the sessions and
+    /// [`Account::to_bytes_with`] the staged change in one commit, then applies the change
+    /// with [`Account::apply`]; if it refuses the message instead, it drops both. On error
+    /// nothing changes.
+    pub fn decrypt_staged<R: CryptoRng + ?Sized>(
+        &mut self,
+        account: &Account,
+        envelope: &[u8],
+        rng: &mut R,
+    ) -> Result<Staged> {
         let envelope = Envelope::parse(envelope, self.limits.max_padded_len())?;
         let offset = usize::from(self.active.is_some());
         for index in 0..offset + self.previous.len() {
@@ -152,10 +183,13 @@ impl PeerSessions {
                     if index >= offset && session.is_confirmed() {
                         self.promote(index - offset);
                     }
-                    return Ok(Decrypted {
-                        plaintext,
-                        sender,
-                        new_session: false,
+                    return Ok(Staged {
+                        decrypted: Decrypted {
+                            plaintext,
+                            sender,
+                            new_session: false,
+                        },
+                        account_change: None,
                     });
                 }
             }
@@ -165,15 +199,21 @@ impl PeerSessions {
         }
         let accepted = account.prepare_initial(&envelope, self.allow_classical, self.limits, rng)?;
         self.check_identity(accepted.session.remote_identity())?;
-        let base_key = accepted.base_key;
-        let (session, plaintext) = account.commit_initial(accepted);
+        let Accepted {
+            session,
+            plaintext,
+            change,
+        } = accepted;
         let sender = session.remote_identity().clone();
         self.remote_identity = Some(sender.clone());
-        self.install_inbound(session, &base_key);
-        Ok(Decrypted {
-            plaintext,
-            sender,
-            new_session: true,
+        self.install_inbound(session, change.base_key());
+        Ok(Staged {
+            decrypted: Decrypted {
+                plaintext,
+                sender,
+                new_session: true,
+            },
+            account_change: Some(change),
         })
     }
 

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use super::{Address, Incoming, PrekeyUpload, Transport, TransportError};
+use core::future::{Future, ready};
+
+use super::{Address, AsyncTransport, Incoming, PrekeyUpload, Transport, TransportError};
 use crate::handshake::{KemPrekeyPublic, OneTimePrekeyPublic};
 
 #[derive(Debug)]
@@ -214,5 +216,42 @@ impl Transport for InMemoryRelay {
     }
     fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
         self.with_state(|s| s.identity(device))
+    }
+}
+
+/// The same relay for async clients: every future is ready at once.
+impl AsyncTransport for InMemoryRelay {
+    fn publish(
+        &self,
+        device: &Address,
+        upload: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        ready(Transport::publish(self, device, upload))
+    }
+    fn devices(&self, user: &str) -> impl Future<Output = Result<Vec<u32>, TransportError>> + Send {
+        ready(Transport::devices(self, user))
+    }
+    fn fetch_bundle(&self, device: &Address) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send {
+        ready(Transport::fetch_bundle(self, device))
+    }
+    fn send(
+        &self,
+        from: &Address,
+        to: &Address,
+        envelope: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        ready(Transport::send(self, from, to, envelope))
+    }
+    fn fetch(&self, device: &Address) -> impl Future<Output = Result<Vec<Incoming>, TransportError>> + Send {
+        ready(Transport::fetch(self, device))
+    }
+    fn ack(&self, device: &Address, ids: &[u64]) -> impl Future<Output = Result<(), TransportError>> + Send {
+        ready(Transport::ack(self, device, ids))
+    }
+    fn identity(
+        &self,
+        device: &Address,
+    ) -> impl Future<Output = Result<Option<[u8; 32]>, TransportError>> + Send {
+        ready(Transport::identity(self, device))
     }
 }

@@ -5,10 +5,12 @@
 //! or an envelope; the relay learns addresses, sizes and times, never a plaintext or a key.
 
 mod address;
+mod asynchronous;
 mod memory;
 mod upload;
 
 pub use address::Address;
+pub use asynchronous::AsyncTransport;
 pub use memory::{InMemoryRelay, RelayState};
 pub use upload::PrekeyUpload;
 

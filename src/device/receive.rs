@@ -1,18 +1,27 @@
-//! Receiving (docs/ARCHITECTURE.md, section 6): each envelope's ratchet step and plaintext enter the inbox
-//! in one commit, then the envelopes are acknowledged. An envelope seen again (the relay
-//! resent it after a crash) fails as a duplicate in the ratchet and is only acknowledged.
+//! Receiving (docs/ARCHITECTURE.md, section 6): each envelope's ratchet step and plaintext
+//! enter the inbox in one commit, then its id waits to be acknowledged. An envelope seen
+//! again (the relay resent it after a crash) fails as a duplicate in the ratchet and is
+//! only acknowledged.
+//!
+//! Stage, then commit: decryption advances a working copy of the peer's sessions and
+//! stages the account's change; the sealed sender is checked before anything is written;
+//! the account changes in memory only once the commit succeeded.
+
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
 
 use super::records::{InboxRecord, PeerRecord, PendingIdentity};
-use super::{Client, ClientError, payload};
+use super::{ClientError, Device, payload};
+use crate::session::Staged;
 use crate::store::{Table, Write};
 use crate::transport::{Address, Incoming};
-use crate::{Decrypted, Error, IdentityKey, PeerSessions};
+use crate::{Error, IdentityKey, PeerSessions};
 
 /// A message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Received {
-    /// Inbox id; pass it to [`Client::mark_read`] once the app has stored the message.
+    /// Inbox id; pass it to [`Device::mark_read`] once the app has stored the message.
     pub id: u64,
     /// The sender device (checked against the address sealed inside the message).
     pub from: Address,
@@ -23,11 +32,11 @@ pub struct Received {
     /// The message.
     pub body: Vec<u8>,
     /// The sender's identity key differs from the one pinned for it: show a warning;
-    /// sending to it is blocked until [`Client::accept_identity`].
+    /// sending to it is blocked until [`Device::accept_identity`].
     pub identity_changed: bool,
 }
 
-/// What one call of [`Client::receive`] did.
+/// What one call of [`Device::handle_incoming`] (or a driver's `receive`) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReceiveReport {
@@ -47,28 +56,36 @@ enum Outcome {
     Rejected(ClientError),
 }
 
-impl Client {
-    /// Fetches, decrypts and stores what the relay holds for this device, acknowledges it,
-    /// and returns the inbox. Messages stay in the inbox until [`Client::mark_read`].
-    pub fn receive(&mut self) -> Result<ReceiveReport, ClientError> {
-        let incoming = self.transport.fetch(&self.me)?;
+impl Device {
+    /// Decrypts and stores envelopes that arrived for this device, one commit each, and
+    /// returns the inbox. Every envelope it is done with (stored, recognised as a copy, or
+    /// rejected for good) waits in [`Device::poll_acks`]. Messages stay in the inbox until
+    /// [`Device::mark_read`]. A store failure stops it: the envelopes from that one on
+    /// change nothing and are not acknowledged, so the relay delivers them again.
+    pub fn handle_incoming<R: CryptoRng + ?Sized>(
+        &mut self,
+        incoming: &[Incoming],
+        rng: &mut R,
+    ) -> Result<ReceiveReport, ClientError> {
         let mut report = ReceiveReport::default();
-        let mut acks = Vec::with_capacity(incoming.len());
-        for envelope in &incoming {
-            match self.receive_one(envelope)? {
+        for envelope in incoming {
+            match self.receive_one(envelope, rng)? {
                 Outcome::Delivered => {}
                 Outcome::Duplicate => report.duplicates += 1,
                 Outcome::Rejected(e) => report.rejected.push((envelope.from.clone(), e)),
             }
-            acks.push(envelope.id);
-        }
-        if !acks.is_empty() {
-            // Everything is durable; an acknowledgement that fails is repeated after the
-            // relay resends, and the ratchet refuses the copies.
-            let _ = self.transport.ack(&self.me, &acks);
+            self.acks.push(envelope.id);
         }
         report.messages = self.inbox()?;
         Ok(report)
+    }
+
+    /// The ids of envelopes to acknowledge at the relay
+    /// ([`Transport::ack`](crate::Transport::ack)), taken once; empty when there are none.
+    /// They are durable already: an acknowledgement that is lost only makes the relay
+    /// resend, and the copies are recognised.
+    pub fn poll_acks(&mut self) -> Vec<u64> {
+        core::mem::take(&mut self.acks)
     }
 
     /// The messages in the inbox, oldest first.
@@ -105,7 +122,11 @@ impl Client {
         Ok(self.store.commit(writes)?)
     }
 
-    fn receive_one(&mut self, incoming: &Incoming) -> Result<Outcome, ClientError> {
+    fn receive_one<R: CryptoRng + ?Sized>(
+        &mut self,
+        incoming: &Incoming,
+        rng: &mut R,
+    ) -> Result<Outcome, ClientError> {
         let mut record = match self.load_peer(&incoming.from) {
             Ok(record) => record,
             // A damaged record of one peer must not block the mailbox: its messages cannot
@@ -118,31 +139,31 @@ impl Client {
             Err(e @ ClientError::Protocol(_)) => return Ok(Outcome::Rejected(e)),
             Err(e) => return Err(e),
         };
-        let decrypted = match sessions.decrypt(&mut self.account, &incoming.envelope, &mut self.rng) {
-            Ok(d) => Ok((d, false)),
+        let staged = match sessions.decrypt_staged(&self.account, &incoming.envelope, rng) {
+            Ok(staged) => Ok((staged, false)),
             Err(Error::IdentityMismatch) | Err(Error::UnknownSession) if record.pinned.is_some() => {
-                self.decrypt_as_changed_identity(&mut record, incoming)
+                self.decrypt_as_changed_identity(&mut record, incoming, rng)
             }
             Err(e) => Err(e),
         };
-        let (decrypted, changed) = match decrypted {
+        let (staged, changed) = match staged {
             Ok(ok) => ok,
             Err(Error::Duplicate | Error::ReplayedInitialMessage) => return Ok(Outcome::Duplicate),
             Err(e) => return Ok(Outcome::Rejected(e.into())),
         };
-        let Decrypted {
-            plaintext,
-            sender,
-            new_session,
+        let Staged {
+            decrypted,
+            account_change,
             ..
-        } = decrypted;
+        } = staged;
+        let plaintext = Zeroizing::new(decrypted.plaintext);
+        let sender = decrypted.sender;
         let Some((sent_at, body)) = payload::decode(&plaintext)
             .and_then(|(claimed, sent_at, body)| (claimed == incoming.from).then_some((sent_at, body)))
         else {
             // The relay (or the peer) put another sender on this envelope. Trust nothing of
-            // it: write nothing, and undo in memory what decryption did to the account
-            // (a consumed one-time prekey, a replay record), so the envelope changes no state.
-            self.reload_account()?;
+            // it: nothing was committed, and the staged sessions and account change are
+            // dropped, so the envelope changes no state.
             return Ok(Outcome::Rejected(ClientError::SenderMismatch));
         };
         if !changed {
@@ -152,19 +173,20 @@ impl Client {
         let mut writes = Vec::with_capacity(5);
         writes.push(
             self.sealer
-                .put_value(Table::Peers, incoming.from.encode(), &record, &mut self.rng)?,
+                .put_value(Table::Peers, incoming.from.encode(), &record, rng)?,
         );
-        if new_session {
-            let account = self.account.to_bytes()?;
+        if let Some(change) = &account_change {
+            let account = self.account.to_bytes_with(Some(change))?;
             writes.push(self.sealer.put(
                 Table::Account,
                 super::records::ACCOUNT_KEY.to_vec(),
                 &account,
-                &mut self.rng,
+                rng,
             )?);
         }
-        let id = self.counters.next_inbox;
-        self.counters.next_inbox += 1;
+        let mut counters = self.counters.clone();
+        let id = counters.next_inbox;
+        counters.next_inbox += 1;
         let inbox = InboxRecord {
             from: incoming.from.clone(),
             sender_identity: sender.to_bytes(),
@@ -174,13 +196,12 @@ impl Client {
         };
         writes.push(
             self.sealer
-                .put_value(Table::Inbox, id.to_be_bytes().to_vec(), &inbox, &mut self.rng)?,
+                .put_value(Table::Inbox, id.to_be_bytes().to_vec(), &inbox, rng)?,
         );
-        writes.push(self.counters_write()?);
-        if let Err(e) = self.store.commit(writes) {
-            self.reload_account()?;
-            self.counters = self.reload_counters()?;
-            return Err(e.into());
+        writes.push(self.counters_write(&counters, rng)?);
+        self.commit_with(writes, counters)?;
+        if let Some(change) = &account_change {
+            self.account.apply(change);
         }
         Ok(Outcome::Delivered)
     }
@@ -188,20 +209,21 @@ impl Client {
     /// A message from a pinned address that its trusted sessions do not know: a new
     /// identity key for that device. It is decrypted in sessions of its own, kept pending
     /// until the app accepts the new key.
-    fn decrypt_as_changed_identity(
-        &mut self,
+    fn decrypt_as_changed_identity<R: CryptoRng + ?Sized>(
+        &self,
         record: &mut PeerRecord,
         incoming: &Incoming,
-    ) -> Result<(Decrypted, bool), Error> {
+        rng: &mut R,
+    ) -> Result<(Staged, bool), Error> {
         let mut pending = match &record.pending {
             Some(p) if !p.sessions.is_empty() => PeerSessions::from_bytes(&p.sessions, self.config.limits)?,
             _ => PeerSessions::new(self.config.limits),
         };
-        let decrypted = pending.decrypt(&mut self.account, &incoming.envelope, &mut self.rng)?;
+        let staged = pending.decrypt_staged(&self.account, &incoming.envelope, rng)?;
         record.pending = Some(PendingIdentity {
-            identity: decrypted.sender.to_bytes(),
+            identity: staged.decrypted.sender.to_bytes(),
             sessions: pending.to_bytes()?.to_vec(),
         });
-        Ok((decrypted, true))
+        Ok((staged, true))
     }
 }

@@ -1,0 +1,264 @@
+//! The async driver (docs/ARCHITECTURE.md, sections 3, 5 and 6): a [`Device`] over an
+//! [`AsyncTransport`], polled in the order the device's doc gives.
+//!
+//! Runtime-agnostic: it spawns nothing and needs no timer; its futures are `Send` and run
+//! on any executor. The device sits behind a mutex that is held only while the device
+//! computes and commits, never across an `.await`, so one client can be shared by many
+//! tasks (`Arc<AsyncClient<T>>`): each envelope of the outbox is handed to one sender at a
+//! time, and a message is delivered once however many `receive` calls race.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rand_core::CryptoRng;
+
+use super::{
+    AsyncTransport, ClientConfig, ClientError, Clock, Device, ReceiveReport, Received, SafetyNumber,
+};
+use crate::IdentityKey;
+use crate::device::{Lookup, Lookups};
+use crate::store::Store;
+use crate::transport::{Address, TransportError};
+
+/// Everything an async client needs from the app.
+pub struct AsyncClientParts<T> {
+    /// The 32-byte key that seals every stored record (keep it in the Keychain/Keystore).
+    pub storage_key: [u8; 32],
+    /// Where state lives. Its calls are blocking and short (one transaction); a store on a
+    /// slow disk blocks the executor for that long.
+    pub store: Box<dyn Store>,
+    /// How envelopes travel.
+    pub transport: T,
+    /// What time it is.
+    pub clock: Box<dyn Clock>,
+    /// Randomness (`hemlis::os_rng()` in apps).
+    pub rng: Box<dyn CryptoRng + Send>,
+    /// Upkeep settings.
+    pub config: ClientConfig,
+}
+
+struct State {
+    device: Device,
+    rng: Box<dyn CryptoRng + Send>,
+}
+
+/// One device, driven over an [`AsyncTransport`]. The same operations, with the same
+/// guarantees, as [`Client`](super::Client), as `async` methods that take `&self`.
+pub struct AsyncClient<T> {
+    state: Mutex<State>,
+    transport: T,
+    clock: Box<dyn Clock>,
+    address: Address,
+    identity: IdentityKey,
+}
+
+impl<T> core::fmt::Debug for AsyncClient<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsyncClient")
+            .field("me", &self.address)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: AsyncTransport> AsyncClient<T> {
+    /// Creates a new device in an empty store, and publishes its prekeys (if the transport
+    /// fails, the device is still created and [`AsyncClient::upkeep`] publishes them later).
+    pub async fn create(
+        user: &str,
+        device: u32,
+        mut parts: AsyncClientParts<T>,
+    ) -> Result<Self, ClientError> {
+        let now = parts.clock.now();
+        let device = Device::create(
+            user,
+            device,
+            parts.storage_key,
+            parts.store,
+            parts.config,
+            now,
+            &mut parts.rng,
+        )?;
+        let client = Self::assemble(device, parts.rng, parts.transport, parts.clock);
+        match client.upkeep().await {
+            Ok(_) | Err(ClientError::Transport(TransportError::Unavailable(_))) => Ok(client),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the device in `store`.
+    pub fn open(parts: AsyncClientParts<T>) -> Result<Self, ClientError> {
+        let device = Device::open(parts.storage_key, parts.store, parts.config)?;
+        Ok(Self::assemble(device, parts.rng, parts.transport, parts.clock))
+    }
+
+    fn assemble(device: Device, rng: Box<dyn CryptoRng + Send>, transport: T, clock: Box<dyn Clock>) -> Self {
+        Self {
+            address: device.address().clone(),
+            identity: device.identity_key().clone(),
+            state: Mutex::new(State { device, rng }),
+            transport,
+            clock,
+        }
+    }
+
+    /// The device, locked. Every device call either commits or changes nothing, so a
+    /// panic elsewhere while the lock was held leaves it consistent.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This device's address.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// This device's identity key.
+    pub fn identity_key(&self) -> &IdentityKey {
+        &self.identity
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Sends `body` to every device of `user` (see [`Client::send`](super::Client::send)).
+    pub async fn send(&self, user: &str, body: &[u8]) -> Result<usize, ClientError> {
+        let devices = self.transport.devices(user).await?;
+        let targets = self.lock().device.targets(user, &devices)?;
+        self.send_to(&targets, body).await
+    }
+
+    /// Sends `body` to the given devices, in one commit (see
+    /// [`Client::send_to`](super::Client::send_to)).
+    pub async fn send_to(&self, targets: &[Address], body: &[u8]) -> Result<usize, ClientError> {
+        let mut attempts = 0;
+        let sent = loop {
+            let lookups = self.lock().device.lookups(targets)?;
+            let mut answers = Lookups::new();
+            for lookup in lookups {
+                match lookup {
+                    Lookup::Bundle(to) => {
+                        let bundle = self.transport.fetch_bundle(&to).await?;
+                        answers.add_bundle(to, bundle);
+                    }
+                    Lookup::Identity(to) => {
+                        let identity = self.transport.identity(&to).await.ok().flatten();
+                        answers.add_identity(to, identity);
+                    }
+                }
+            }
+            let now = self.clock.now();
+            let result = {
+                let mut state = self.lock();
+                let State { device, rng } = &mut *state;
+                device.send(targets, body, &answers, now, rng)
+            };
+            match result {
+                Err(ClientError::BundleNeeded { .. }) if attempts < 2 => attempts += 1,
+                other => break other?,
+            }
+        };
+        let _ = self.flush().await;
+        Ok(sent)
+    }
+
+    /// Sends what the outbox holds (see [`Client::flush`](super::Client::flush)).
+    pub async fn flush(&self) -> Result<usize, ClientError> {
+        let mut sent = 0;
+        loop {
+            let Some(transmit) = self.lock().device.poll_transmit()? else {
+                return Ok(sent);
+            };
+            let outcome = self
+                .transport
+                .send(&self.address, &transmit.to, &transmit.envelope)
+                .await;
+            self.lock().device.handle_transmit(transmit.id, &outcome)?;
+            match outcome {
+                Ok(()) => sent += 1,
+                Err(TransportError::NotFound | TransportError::Rejected(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Number of envelopes waiting in the outbox.
+    pub fn outbox_len(&self) -> Result<usize, ClientError> {
+        self.lock().device.outbox_len()
+    }
+
+    /// Fetches, decrypts and stores what the relay holds for this device, acknowledges it,
+    /// and returns the inbox (see [`Client::receive`](super::Client::receive)).
+    pub async fn receive(&self) -> Result<ReceiveReport, ClientError> {
+        let incoming = self.transport.fetch(&self.address).await?;
+        let (report, acks) = {
+            let mut state = self.lock();
+            let State { device, rng } = &mut *state;
+            let report = device.handle_incoming(&incoming, rng)?;
+            (report, device.poll_acks())
+        };
+        if !acks.is_empty() {
+            let _ = self.transport.ack(&self.address, &acks).await;
+        }
+        Ok(report)
+    }
+
+    /// The messages in the inbox, oldest first.
+    pub fn inbox(&self) -> Result<Vec<Received>, ClientError> {
+        self.lock().device.inbox()
+    }
+
+    /// Removes messages the app has stored from the inbox.
+    pub fn mark_read(&self, ids: &[u64]) -> Result<(), ClientError> {
+        self.lock().device.mark_read(ids)
+    }
+
+    /// Rotates, replenishes and publishes prekeys as needed (see
+    /// [`Client::upkeep`](super::Client::upkeep)). Returns true if it published.
+    pub async fn upkeep(&self) -> Result<bool, ClientError> {
+        let now = self.clock.now();
+        let upload = {
+            let mut state = self.lock();
+            let State { device, rng } = &mut *state;
+            device.upkeep(now, rng)?;
+            device.poll_upload()
+        };
+        let Some(upload) = upload else {
+            return Ok(false);
+        };
+        self.transport.publish(&self.address, &upload.bytes).await?;
+        let mut state = self.lock();
+        let State { device, rng } = &mut *state;
+        device.handle_published(&upload, rng)?;
+        Ok(true)
+    }
+
+    /// The identity key pinned for a peer device, if any.
+    pub fn peer_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
+        self.lock().device.peer_identity(address)
+    }
+
+    /// The new identity key a peer device presented, if it changed and was not accepted yet.
+    pub fn pending_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
+        self.lock().device.pending_identity(address)
+    }
+
+    /// Accepts a peer device's changed identity key (see
+    /// [`Client::accept_identity`](super::Client::accept_identity)).
+    pub fn accept_identity(&self, address: &Address) -> Result<(), ClientError> {
+        let mut state = self.lock();
+        let State { device, rng } = &mut *state;
+        device.accept_identity(address, rng)
+    }
+
+    /// True if the active session with a peer device is post-quantum (PQXDH).
+    pub fn is_post_quantum(&self, address: &Address) -> Result<bool, ClientError> {
+        self.lock().device.is_post_quantum(address)
+    }
+
+    /// The safety number with a peer device, from its pinned identity key.
+    pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
+        self.lock().device.safety_number(address)
+    }
+}

@@ -1,0 +1,43 @@
+//! The async transport (docs/ARCHITECTURE.md, section 7): the same six calls as
+//! [`Transport`](super::Transport), as futures, for apps on an async runtime. No runtime
+//! is assumed: the futures are `Send` and are polled by whatever executor the app uses.
+
+use core::future::Future;
+
+use super::{Address, Incoming, TransportError};
+
+/// The networking an async app provides; [`Transport`](super::Transport) with futures.
+/// Each method has the meaning of the blocking one of the same name. Implement the
+/// methods as `async fn`; the futures must be `Send`.
+pub trait AsyncTransport: Send + Sync {
+    /// Publishes this device's prekeys (an encoded [`PrekeyUpload`](super::PrekeyUpload)).
+    fn publish(
+        &self,
+        device: &Address,
+        upload: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// The device ids of a user.
+    fn devices(&self, user: &str) -> impl Future<Output = Result<Vec<u32>, TransportError>> + Send;
+    /// A bundle of a device (encoded `PrekeyBundle`).
+    fn fetch_bundle(&self, device: &Address) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+    /// Queues an envelope for a device.
+    fn send(
+        &self,
+        from: &Address,
+        to: &Address,
+        envelope: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// The envelopes waiting for this device, oldest first.
+    fn fetch(&self, device: &Address) -> impl Future<Output = Result<Vec<Incoming>, TransportError>> + Send;
+    /// Deletes delivered envelopes at the relay.
+    fn ack(&self, device: &Address, ids: &[u64]) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// The identity key a device currently publishes (see
+    /// [`Transport::identity`](super::Transport::identity)); the default answers `None`.
+    fn identity(
+        &self,
+        device: &Address,
+    ) -> impl Future<Output = Result<Option<[u8; 32]>, TransportError>> + Send {
+        let _ = device;
+        core::future::ready(Ok(None))
+    }
+}
