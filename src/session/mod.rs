@@ -2,6 +2,7 @@
 //! sessions kept per peer device (section 7.3).
 
 mod chain;
+mod dh_step;
 mod peer;
 mod ratchet;
 mod receive;

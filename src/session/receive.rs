@@ -9,8 +9,8 @@ use rand_core::CryptoRng;
 use super::chain::{Advance, Chain, advance, skip_to};
 use super::ratchet::Session;
 use crate::crypto::aead;
-use crate::crypto::kdf::kdf_rk;
-use crate::crypto::keys::{DhKeyPair, check_x25519_canonical};
+use super::dh_step::{DhStep, dh_ratchet_he};
+use crate::crypto::keys::check_x25519_canonical;
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result};
 use crate::wire::{Envelope, Header, unpad};
@@ -138,8 +138,14 @@ impl Session {
             Some(r) => skip_to(&r.key, r.n, header.previous_chain_len),
             None => Vec::new(),
         };
-        let (root, recv_key, next_recv_header_key) =
-            kdf_rk(&state.root, &state.ratchet.dh(&header.ratchet_key)?);
+        let DhStep {
+            root,
+            recv_key,
+            next_recv_header_key,
+            ratchet,
+            send_key,
+            next_send_header_key,
+        } = dh_ratchet_he(&state.root, &state.ratchet, &header.ratchet_key, rng)?;
         let Advance {
             skipped: new_skipped,
             message_key,
@@ -147,9 +153,7 @@ impl Session {
         } = advance(&recv_key, 0, header.n);
         let plaintext = self.open_body(&message_key, envelope)?;
 
-        // The body authenticated: step the sending side too, then commit everything.
-        let ratchet = DhKeyPair::generate(rng);
-        let (root, send_key, next_send_header_key) = kdf_rk(&root, &ratchet.dh(&header.ratchet_key)?);
+        // The body authenticated: commit the step.
         let limits = self.limits;
         let state = &mut self.state;
         let had_recv = state.recv.is_some();
