@@ -7,9 +7,9 @@
 use rand_core::CryptoRng;
 
 use super::chain::{Advance, Chain, advance, skip_to};
+use super::dh_step::{DhStep, dh_ratchet_he};
 use super::ratchet::Session;
 use crate::crypto::aead;
-use super::dh_step::{DhStep, dh_ratchet_he};
 use crate::crypto::keys::check_x25519_canonical;
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result};
