@@ -90,7 +90,7 @@ fn a_device_driven_by_hand_in_the_documented_order_delivers_once() {
     let targets = alice
         .targets("bob", &Transport::devices(&relay, "bob").unwrap())
         .unwrap();
-    assert_eq!(targets, [to_bob.clone()]);
+    assert_eq!(targets, std::slice::from_ref(&to_bob));
     let lookups = alice.lookups(&targets).unwrap();
     assert_eq!(lookups, [Lookup::Bundle(to_bob.clone())]);
     let answers = answer(&relay, lookups);
