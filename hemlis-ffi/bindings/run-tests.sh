@@ -76,6 +76,8 @@ python3 hemlis-ffi/bindings/python/test_hemlis.py "$OUT/python"
 
 step "kotlin: bindings/kotlin/HemlisTest.kt (kotlinc $KOTLIN_VERSION, JNA, JVM)"
 KT_SOURCES=("$OUT/kotlin/uniffi/hemlis/hemlis.kt" hemlis-ffi/bindings/kotlin/HemlisTest.kt)
+# The async functions of the bindings need kotlinx.coroutines; the compiler ships its jar.
+KT_CP="/usr/share/java/jna.jar:$(dirname "$KOTLINC")/../lib/kotlinx-coroutines-core-jvm.jar"
 # Compiling takes about a minute: reuse the jar when the sources are unchanged.
 KT_HASH=$(cat "${KT_SOURCES[@]}" | sha256sum | cut -c1-16)
 KT_JAR=$TOOLS/kotlin-test-$KOTLIN_VERSION-$KT_HASH.jar
@@ -83,13 +85,13 @@ if [ ! -f "$KT_JAR" ]; then
     rm -rf "$TOOLS"/kotlin-test-*.jar
     # (-include-runtime needs a -d that ends in .jar.)
     rm -rf "$TOOLS/kotlin-build" && mkdir -p "$TOOLS/kotlin-build"
-    "$KOTLINC" -nowarn -cp /usr/share/java/jna.jar "${KT_SOURCES[@]}" -include-runtime \
+    "$KOTLINC" -nowarn -cp "$KT_CP" "${KT_SOURCES[@]}" -include-runtime \
         -d "$TOOLS/kotlin-build/hemlis-test.jar"
     mv "$TOOLS/kotlin-build/hemlis-test.jar" "$KT_JAR"
 else
     echo "(sources unchanged: reusing $KT_JAR)"
 fi
-java -Djna.library.path="$LIB_DIR" -cp "$KT_JAR:/usr/share/java/jna.jar" HemlisTestKt
+java -Djna.library.path="$LIB_DIR" -cp "$KT_JAR:$KT_CP" HemlisTestKt
 
 step "swift: the generated C header, and the Swift bindings' load-time checks in C"
 # gcc does not know Clang's nullability qualifiers; everything else is plain C11.

@@ -91,13 +91,36 @@ pub struct SafetyNumberRecord {
     pub bytes: Vec<u8>,
 }
 
-fn count(n: usize) -> u32 {
+pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn address(user: &str, device: u32) -> Result<Address, HemlisError> {
+pub(crate) fn address(user: &str, device: u32) -> Result<Address, HemlisError> {
     Address::new(user, device).ok_or_else(|| HemlisError::InvalidArgument {
         reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
+    })
+}
+
+/// The 32-byte storage key, checked; the caller's copy is wiped.
+pub(crate) fn storage_key_of(storage_key: Vec<u8>) -> Result<Zeroizing<[u8; 32]>, HemlisError> {
+    let storage_key = Zeroizing::new(storage_key);
+    let key: [u8; 32] = storage_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| HemlisError::InvalidArgument {
+            reason: "the storage key must be 32 bytes".into(),
+        })?;
+    Ok(Zeroizing::new(key))
+}
+
+/// `DeviceMismatch` unless the database holds the device asked for.
+pub(crate) fn check_device(held: &Address, asked: &Address) -> Result<(), HemlisError> {
+    if held == asked {
+        return Ok(());
+    }
+    Err(HemlisError::DeviceMismatch {
+        user: held.user().to_owned(),
+        device: held.device(),
     })
 }
 
@@ -137,14 +160,7 @@ impl HemlisClient {
         device: u32,
         transport: Arc<dyn FfiTransport>,
     ) -> Result<Self, HemlisError> {
-        let storage_key = Zeroizing::new(storage_key);
-        let key: [u8; 32] = storage_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| HemlisError::InvalidArgument {
-                reason: "the storage key must be 32 bytes".into(),
-            })?;
-        let key = Zeroizing::new(key);
+        let key = storage_key_of(storage_key)?;
         let me = address(&user, device)?;
         let parts = || -> Result<ClientParts, HemlisError> {
             Ok(ClientParts {
@@ -161,13 +177,7 @@ impl HemlisClient {
             Err(ClientError::NoDevice) => Client::create(me.user(), me.device(), parts()?)?,
             Err(e) => return Err(e.into()),
         };
-        if client.address() != &me {
-            let held = client.address().clone();
-            return Err(HemlisError::DeviceMismatch {
-                user: held.user().to_owned(),
-                device: held.device(),
-            });
-        }
+        check_device(client.address(), &me)?;
         Ok(Self {
             client: Mutex::new(client),
         })

@@ -5,6 +5,9 @@
 //!
 //! - [`HemlisClient`](client::HemlisClient): one device, a [`Client`](hemlis::Client) on an encrypted SQLite file,
 //!   the system clock and the operating system's randomness;
+//! - [`HemlisAsyncClient`] (opened with [`open_or_create_async_client`]): the same device
+//!   over [`FfiAsyncTransport`], the app's networking as async calls (Kotlin `suspend fun`,
+//!   Swift `async`, Python `async def`), driven by the app's own executor;
 //! - [`FfiTransport`]: the networking the app implements in its own language (a foreign
 //!   trait), adapted to [`Transport`](hemlis::Transport) inside Rust;
 //! - [`RelayCore`](relay::RelayCore): the prekey and mailbox logic of a relay, for tests and demonstration
@@ -27,11 +30,15 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod async_client;
+mod async_transport;
 mod client;
 mod error;
 mod relay;
 mod transport;
 
+pub use async_client::{HemlisAsyncClient, open_or_create_async_client};
+pub use async_transport::FfiAsyncTransport;
 pub use error::{HemlisError, TransportFailure};
 pub use transport::{DeviceAddress, FfiTransport, IncomingEnvelope};
 

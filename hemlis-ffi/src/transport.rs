@@ -84,20 +84,7 @@ impl Transport for ForeignTransport {
         Ok(self.0.send(from.into(), to.into(), envelope.to_vec())?)
     }
     fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
-        let mut incoming = Vec::new();
-        let mut invalid = Vec::new();
-        for i in self.0.fetch(device.into())? {
-            match i.sender.to_address() {
-                Ok(from) => incoming.push(Incoming {
-                    id: i.id,
-                    from,
-                    envelope: i.envelope,
-                }),
-                // No device has such an address, so no message can come from it: the relay
-                // broke its protocol. It is acknowledged so it cannot block the mailbox.
-                Err(_) => invalid.push(i.id),
-            }
-        }
+        let (incoming, invalid) = split_incoming(self.0.fetch(device.into())?);
         if !invalid.is_empty() {
             self.0.ack(device.into(), invalid)?;
         }
@@ -106,4 +93,23 @@ impl Transport for ForeignTransport {
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         Ok(self.0.ack(device.into(), ids.to_vec())?)
     }
+}
+
+/// The envelopes a foreign relay handed over, and the ids of those whose sender address is
+/// invalid. No device has such an address, so no message can come from it: the relay
+/// broke its protocol, and the client acknowledges them so they cannot block the mailbox.
+pub(crate) fn split_incoming(envelopes: Vec<IncomingEnvelope>) -> (Vec<Incoming>, Vec<u64>) {
+    let mut incoming = Vec::with_capacity(envelopes.len());
+    let mut invalid = Vec::new();
+    for i in envelopes {
+        match i.sender.to_address() {
+            Ok(from) => incoming.push(Incoming {
+                id: i.id,
+                from,
+                envelope: i.envelope,
+            }),
+            Err(_) => invalid.push(i.id),
+        }
+    }
+    (incoming, invalid)
 }

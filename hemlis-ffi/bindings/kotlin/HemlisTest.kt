@@ -7,8 +7,15 @@
 
 import java.nio.file.Files
 import java.nio.file.Path
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.yield
 import uniffi.hemlis.DeviceAddress
+import uniffi.hemlis.FfiAsyncTransport
 import uniffi.hemlis.FfiTransport
+import uniffi.hemlis.HemlisAsyncClient
+import uniffi.hemlis.openOrCreateAsyncClient
 import uniffi.hemlis.HemlisClient
 import uniffi.hemlis.HemlisException
 import uniffi.hemlis.IncomingEnvelope
@@ -48,6 +55,27 @@ class KotlinRelay : FfiTransport {
 
     @Synchronized
     fun waiting(user: String): Int = mailboxes[user to 1u]?.size ?: 0
+}
+
+/// The same relay behind `suspend` functions, each yielding first so coroutines interleave.
+class SuspendingRelay(private val relay: KotlinRelay) : FfiAsyncTransport {
+    @Volatile var sends = 0
+
+    override suspend fun publish(device: DeviceAddress, upload: ByteArray) { yield(); relay.publish(device, upload) }
+
+    override suspend fun devices(user: String): List<UInt> { yield(); return relay.devices(user) }
+
+    override suspend fun fetchBundle(device: DeviceAddress): ByteArray { yield(); return relay.fetchBundle(device) }
+
+    override suspend fun send(sender: DeviceAddress, recipient: DeviceAddress, envelope: ByteArray) {
+        yield()
+        relay.send(sender, recipient, envelope)
+        synchronized(this) { sends += 1 }
+    }
+
+    override suspend fun fetch(device: DeviceAddress): List<IncomingEnvelope> { yield(); return relay.fetch(device) }
+
+    override suspend fun ack(device: DeviceAddress, ids: List<ULong>) { yield(); relay.ack(device, ids) }
 }
 
 fun check(condition: Boolean, what: String) {
@@ -129,10 +157,43 @@ fun restartAndOutbox(dir: Path) {
     }
 }
 
+fun asyncExchange(dir: Path) = runBlocking {
+    val relay = KotlinRelay()
+    val transport = SuspendingRelay(relay)
+    val alice: HemlisAsyncClient =
+        openOrCreateAsyncClient(dir.resolve("alice3.db").toString(), ByteArray(32) { 5 }, "alice", 1u, transport)
+    val bob = openOrCreateAsyncClient(dir.resolve("bob3.db").toString(), ByteArray(32) { 6 }, "bob", 1u, transport)
+    check(alice.send("bob", "Hi Bob".toByteArray()) == 1u, "sent to one device")
+    val messages = bob.receive()
+    check(messages.map { String(it.body) } == listOf("Hi Bob"), "received")
+    bob.markRead(messages.map { it.id })
+    bob.send("alice", "Hi Alice".toByteArray())
+    check(alice.receive().map { String(it.body) } == listOf("Hi Alice"), "reply")
+    check(alice.safetyNumber("bob", 1u).digits == bob.safetyNumber("alice", 1u).digits, "safety numbers")
+
+    // Ten coroutines send through one client at once; each envelope reaches the relay once.
+    val before = transport.sends
+    (0 until 10).map { i -> async { alice.send("bob", "m$i".toByteArray()) } }.awaitAll()
+    alice.flush()
+    check(alice.outboxLen() == 0u, "outbox empty")
+    check(transport.sends - before == 10, "each envelope sent once: ${transport.sends - before}")
+    val bodies = bob.receive().map { String(it.body) }.sorted()
+    check(bodies == (0 until 10).map { "m$it" }.sorted(), "every message once: $bodies")
+
+    relay.down = true
+    check(alice.send("bob", "queued".toByteArray()) == 1u, "committed while the relay is down")
+    try {
+        alice.flush()
+        throw AssertionError("flush succeeded with the relay down")
+    } catch (e: HemlisException.Transport) {
+    }
+    relay.down = false
+    check(alice.flush() == 1u, "flushed")
+}
 
 fun main() {
     val dir = Files.createTempDirectory("hemlis-kotlin-")
-    val tests = listOf("exchange" to ::exchange, "restartAndOutbox" to ::restartAndOutbox)
+    val tests = listOf("exchange" to ::exchange, "restartAndOutbox" to ::restartAndOutbox, "asyncExchange" to ::asyncExchange)
     var failed = 0
     for ((name, test) in tests) {
         try {

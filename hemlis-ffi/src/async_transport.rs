@@ -1,0 +1,64 @@
+//! The app's transport in its own language with async calls ([`FfiAsyncTransport`]: Kotlin
+//! `suspend fun`, Swift `async`, Python `async def`) and its adapter to
+//! [`AsyncTransport`].
+
+use std::sync::Arc;
+
+use super::transport::split_incoming;
+use super::{DeviceAddress, IncomingEnvelope, TransportFailure};
+use hemlis::AsyncTransport;
+use hemlis::transport::{Address, Incoming, TransportError};
+
+/// The networking the app implements in its own language, as async calls: the contract of
+/// each is the one of `FfiTransport` (and `hemlis::Transport`). The library drives the
+/// calls from the app's own executor (coroutines, Swift tasks, asyncio); it starts no
+/// thread and no runtime.
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait FfiAsyncTransport: Send + Sync {
+    /// Publishes this device's prekey upload (opaque bytes for the relay's prekey logic).
+    async fn publish(&self, device: DeviceAddress, upload: Vec<u8>) -> Result<(), TransportFailure>;
+    /// The device ids of a user.
+    async fn devices(&self, user: String) -> Result<Vec<u32>, TransportFailure>;
+    /// A prekey bundle of a device; each one-time prekey is handed out once.
+    async fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure>;
+    /// Queues an envelope for a device.
+    async fn send(
+        &self,
+        sender: DeviceAddress,
+        recipient: DeviceAddress,
+        envelope: Vec<u8>,
+    ) -> Result<(), TransportFailure>;
+    /// The envelopes waiting for this device, oldest first.
+    async fn fetch(&self, device: DeviceAddress) -> Result<Vec<IncomingEnvelope>, TransportFailure>;
+    /// Deletes delivered envelopes at the relay.
+    async fn ack(&self, device: DeviceAddress, ids: Vec<u64>) -> Result<(), TransportFailure>;
+}
+
+/// [`FfiAsyncTransport`] as an [`AsyncTransport`].
+pub(crate) struct ForeignAsyncTransport(pub(crate) Arc<dyn FfiAsyncTransport>);
+
+impl AsyncTransport for ForeignAsyncTransport {
+    async fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.publish(device.into(), upload.to_vec()).await?)
+    }
+    async fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+        Ok(self.0.devices(user.to_owned()).await?)
+    }
+    async fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.fetch_bundle(device.into()).await?)
+    }
+    async fn send(&self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.send(from.into(), to.into(), envelope.to_vec()).await?)
+    }
+    async fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
+        let (incoming, invalid) = split_incoming(self.0.fetch(device.into()).await?);
+        if !invalid.is_empty() {
+            self.0.ack(device.into(), invalid).await?;
+        }
+        Ok(incoming)
+    }
+    async fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
+        Ok(self.0.ack(device.into(), ids.to_vec()).await?)
+    }
+}
