@@ -29,6 +29,18 @@ impl Extend<u8> for Count {
     }
 }
 
+/// Serializes `value` (postcard, no header) into a zeroizing buffer of exactly the right
+/// size, counted first, so the buffer never grows and leaves no copy in freed memory: the
+/// encoder of the client's records (docs/PROTOCOL.md, sections 2.5 and 12.3).
+pub(crate) fn to_exact_vec<T: Serialize>(value: &T) -> Option<Zeroizing<Vec<u8>>> {
+    let Count(len) = postcard::to_extend(value, Count(0)).ok()?;
+    let out = Zeroizing::new(Vec::with_capacity(len));
+    let mut out = out;
+    let body = postcard::to_extend(value, core::mem::take(&mut *out)).ok()?;
+    *out = body;
+    Some(out)
+}
+
 /// Serializes `value` into a zeroizing buffer of exactly the right size: a first pass
 /// counts the bytes, so the buffer never grows and leaves no copy of a secret in freed
 /// memory.

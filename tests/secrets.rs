@@ -888,6 +888,34 @@ thread_local! {
     static WATCHED: Cell<Option<[u8; 32]>> = const { Cell::new(None) };
     static REALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     static SECRET_MOVED: Cell<bool> = const { Cell::new(false) };
+    /// While true, every block this thread frees (or moves) is copied into `FREED`.
+    static CAPTURE: Cell<bool> = const { Cell::new(false) };
+    static FREED: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keeps a copy of a block that goes back to the allocator (capturing is off meanwhile, so
+/// the copy's own allocations are not captured).
+///
+/// # Safety
+/// `ptr` must be valid for reads of `len` bytes.
+unsafe fn capture(ptr: *const u8, len: usize) {
+    if len < 48 || !CAPTURE.try_with(Cell::get).unwrap_or(false) {
+        return;
+    }
+    CAPTURE.with(|c| c.set(false));
+    let mut copy = vec![0u8; len];
+    // SAFETY: the caller guarantees `len` readable bytes; `copy` holds `len` bytes.
+    unsafe { core::ptr::copy_nonoverlapping(ptr, copy.as_mut_ptr(), len) };
+    if let Ok(pattern) = std::env::var("HEMLIS_DEBUG_PATTERN") {
+        let pattern: Vec<u8> = (0..pattern.len() / 2)
+            .map(|i| u8::from_str_radix(&pattern[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        if copy.windows(pattern.len()).any(|w| w == pattern.as_slice()) {
+            eprintln!("FREED {len}:\n{}", std::backtrace::Backtrace::force_capture());
+        }
+    }
+    let _ = FREED.try_with(|f| f.borrow_mut().push(copy));
+    CAPTURE.with(|c| c.set(true));
 }
 
 /// The system allocator, counting the reallocations of watched threads.
@@ -907,6 +935,8 @@ unsafe impl GlobalAlloc for Watcher {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the block is still allocated, `layout.size()` bytes long.
+        unsafe { capture(ptr, layout.size()) };
         // SAFETY: forwarded with the caller's guarantees.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -914,6 +944,11 @@ unsafe impl GlobalAlloc for Watcher {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() && new != ptr {
+            // The old block went back to the allocator; its bytes are now at `new`.
+            // SAFETY: realloc copied min(old, new) bytes into the new block.
+            unsafe { capture(new, layout.size().min(new_size)) };
+        }
         if let Ok(Some(secret)) = WATCHED.try_with(Cell::get) {
             let _ = REALLOCATIONS.try_with(|c| c.set(c.get() + 1));
             if !new.is_null() && new != ptr && layout.size() >= 34 && new_size >= 34 {
@@ -1001,4 +1036,143 @@ fn serializing_an_account_never_regrows_the_buffer() {
          left in a freed block: {seed_moved}",
         bytes.len()
     );
+}
+
+/// Opens a client record as PROTOCOL.md 12.3 describes it: XChaCha20-Poly1305 under the
+/// storage key, `nonce (24) || ciphertext || tag`, associated data
+/// `"hemlis/v1/record" || table id || row key`.
+fn unseal_record(storage_key: [u8; 32], table: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+    let mut ad = b"hemlis/v1/record".to_vec();
+    ad.push(table);
+    ad.extend_from_slice(key);
+    let nonce: [u8; 24] = value[..24].try_into().unwrap();
+    XChaCha20Poly1305::new(&Key::from(storage_key))
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &value[24..],
+                aad: &ad,
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn client_send_and_receive_leave_no_session_secret_in_freed_memory() {
+    use hemlis::client::{ClientConfig, ClientParts};
+    use hemlis::store::Table;
+    use hemlis::{Client, Clock, InMemoryRelay, MemoryStore};
+
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now(&self) -> u64 {
+            1_700_000_000
+        }
+    }
+    const KEY: [u8; 32] = [7; 32];
+    let relay = InMemoryRelay::new();
+    let parts = |seed| ClientParts {
+        storage_key: KEY,
+        store: Box::new(MemoryStore::new()),
+        transport: Box::new(relay.clone()),
+        clock: Box::new(Fixed),
+        rng: Box::new(rng(seed)),
+        config: ClientConfig::default(),
+    };
+    let mut alice = Client::create("alice", 1, parts(1)).unwrap();
+    let mut bob = Client::create("bob", 1, parts(2)).unwrap();
+
+    CAPTURE.with(|c| c.set(true));
+    for i in 0..10u8 {
+        alice.send("bob", &[i; 40]).unwrap();
+        bob.receive().unwrap();
+        bob.send("alice", &[i; 40]).unwrap();
+        alice.receive().unwrap();
+    }
+    CAPTURE.with(|c| c.set(false));
+    let freed = FREED.with(|f| core::mem::take(&mut *f.borrow_mut()));
+    assert!(!freed.is_empty(), "the watcher captures freed blocks");
+
+    // What each side's store holds for the other: the serialized sessions (PROTOCOL.md
+    // 12.3: a postcard record whose first field is the length-prefixed `PeerSessions`
+    // state). Every 32-byte window of key material in them must be absent from every block
+    // the 40 calls gave back to the allocator.
+    let mut leaks = Vec::new();
+    for (name, client, peer) in [("alice", &alice, bob.address()), ("bob", &bob, alice.address())] {
+        let row = peer.encode();
+        let sealed = client.store().get(Table::Peers, &row).unwrap().unwrap();
+        let record = unseal_record(KEY, Table::Peers.id(), &row, &sealed);
+        let (len, at) = varint(&record);
+        let sessions = &record[at..at + len];
+        assert!(PeerSessions::from_bytes(sessions, Limits::default()).is_ok());
+        // The identity keys are public (they sit side by side in a session, and in the
+        // associated data of every message): windows that are mostly identity key are not
+        // secrets; every other window of key material is.
+        let (ours, theirs) = (
+            *client.identity_key().as_bytes(),
+            *client.peer_identity(peer).unwrap().unwrap().as_bytes(),
+        );
+        let mut public = vec![false; sessions.len()];
+        for key in [ours, theirs] {
+            for (at, _) in sessions.windows(32).enumerate().filter(|(_, w)| *w == key) {
+                public[at..at + 32].iter_mut().for_each(|p| *p = true);
+            }
+        }
+        let windows: std::collections::HashSet<&[u8]> = sessions
+            .windows(32)
+            .enumerate()
+            .filter(|(at, w)| distinct(w) >= 24 && public[*at..*at + 32].iter().filter(|p| **p).count() < 16)
+            .map(|(_, w)| w)
+            .collect();
+        assert!(
+            windows.len() > 200,
+            "the sessions hold key material: {}",
+            windows.len()
+        );
+        let hits = freed
+            .iter()
+            .filter(|block| block.windows(32).any(|w| windows.contains(w)))
+            .count();
+        // HEMLIS_DEBUG_LEAKS=1 lists each hit (block size, offset in it, offset in the
+        // sessions); HEMLIS_DEBUG_PATTERN=<hex> prints where a block holding those bytes
+        // was freed.
+        if std::env::var("HEMLIS_DEBUG_LEAKS").is_ok() {
+            for block in &freed {
+                let pairs: Vec<(usize, usize)> = block
+                    .windows(32)
+                    .enumerate()
+                    .filter(|(_, w)| windows.contains(w))
+                    .map(|(i, w)| (i, sessions.windows(32).position(|x| x == w).unwrap()))
+                    .collect();
+                if !pairs.is_empty() {
+                    eprintln!("{name}: block of {} bytes: {pairs:?}", block.len());
+                }
+            }
+        }
+        if hits > 0 {
+            leaks.push(format!("{name}: {hits} freed blocks hold its session state"));
+        }
+    }
+    assert!(leaks.is_empty(), "{leaks:?}");
+}
+
+/// A postcard varint (a length) and the offset after it.
+fn varint(bytes: &[u8]) -> (usize, usize) {
+    let mut value = 0usize;
+    for (i, &b) in bytes.iter().enumerate().take(5) {
+        value |= usize::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    panic!("bad varint");
+}
+
+/// How many distinct byte values a window holds: key material has many, structure few.
+fn distinct(window: &[u8]) -> usize {
+    let mut seen = [false; 256];
+    window.iter().for_each(|&b| seen[usize::from(b)] = true);
+    seen.iter().filter(|&&s| s).count()
 }

@@ -233,7 +233,7 @@ impl Device {
     /// The new identity key a peer device presented, if it changed and was not accepted yet.
     pub fn pending_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
         let record = self.load_peer(address)?;
-        Ok(match record.pending {
+        Ok(match &record.pending {
             Some(p) => Some(IdentityKey::from_bytes(&p.identity)?),
             None => None,
         })
@@ -251,7 +251,7 @@ impl Device {
             return Ok(());
         };
         record.pinned = Some(pending.identity);
-        record.sessions = pending.sessions;
+        record.set_sessions(&pending.sessions);
         let write = self
             .sealer
             .put_value(Table::Peers, address.encode(), &record, rng)?;

@@ -92,7 +92,7 @@ impl Device {
     pub fn inbox(&self) -> Result<Vec<Received>, ClientError> {
         let mut out = Vec::new();
         for (key, sealed) in self.store.scan(Table::Inbox)? {
-            let record: InboxRecord = self.sealer.open_value(Table::Inbox, &key, &sealed)?;
+            let mut record: InboxRecord = self.sealer.open_value(Table::Inbox, &key, &sealed)?;
             let id = u64::from_be_bytes(
                 key.as_slice()
                     .try_into()
@@ -100,10 +100,10 @@ impl Device {
             );
             out.push(Received {
                 id,
-                from: record.from,
+                from: record.from.clone(),
                 sender_identity: IdentityKey::from_bytes(&record.sender_identity)?,
                 sent_at: record.sent_at,
-                body: record.body,
+                body: core::mem::take(&mut record.body),
                 identity_changed: record.identity_changed,
             });
         }
@@ -167,7 +167,7 @@ impl Device {
             return Ok(Outcome::Rejected(ClientError::SenderMismatch));
         };
         if !changed {
-            record.sessions = sessions.to_bytes()?.to_vec();
+            record.set_sessions(&sessions.to_bytes()?);
             record.pinned.get_or_insert(sender.to_bytes());
         }
         let mut writes = Vec::with_capacity(5);

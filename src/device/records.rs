@@ -6,7 +6,7 @@
 use rand_core::CryptoRng;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ClientError;
 use crate::crypto::aead;
@@ -63,8 +63,9 @@ impl Sealer {
         value: &T,
         rng: &mut R,
     ) -> Result<Write, ClientError> {
-        let bytes =
-            Zeroizing::new(postcard::to_allocvec(value).map_err(|_| ClientError::CorruptRecord(table))?);
+        // Sized before it is written: a growing buffer would leave copies of the sessions
+        // a record holds in freed memory.
+        let bytes = crate::state::to_exact_vec(value).ok_or(ClientError::CorruptRecord(table))?;
         self.put(table, key, &bytes, rng)
     }
 
@@ -109,8 +110,9 @@ pub(crate) struct Counters {
     pub(crate) publish_pending: bool,
 }
 
-/// Sessions and trust for one peer device.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Sessions and trust for one peer device. Its serialized sessions hold ratchet secrets:
+/// wiped on drop, and on replacement ([`PeerRecord::set_sessions`]).
+#[derive(Debug, Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct PeerRecord {
     /// `PeerSessions::to_bytes` of the trusted identity's sessions (empty: none yet).
     pub(crate) sessions: Vec<u8>,
@@ -121,11 +123,19 @@ pub(crate) struct PeerRecord {
     pub(crate) pending: Option<PendingIdentity>,
 }
 
-/// A changed identity key waiting for acceptance.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A changed identity key waiting for acceptance (its sessions wiped on drop).
+#[derive(Debug, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct PendingIdentity {
     pub(crate) identity: [u8; 32],
     pub(crate) sessions: Vec<u8>,
+}
+
+impl PeerRecord {
+    /// Replaces the trusted identity's serialized sessions, wiping the old ones.
+    pub(crate) fn set_sessions(&mut self, sessions: &[u8]) {
+        self.sessions.zeroize();
+        self.sessions.extend_from_slice(sessions);
+    }
 }
 
 /// An envelope committed for sending.
@@ -135,12 +145,18 @@ pub(crate) struct OutboxRecord {
     pub(crate) envelope: Vec<u8>,
 }
 
-/// A received message not yet taken by the app.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A received message not yet taken by the app (its body wiped on drop).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct InboxRecord {
     pub(crate) from: crate::transport::Address,
     pub(crate) sender_identity: [u8; 32],
     pub(crate) sent_at: u64,
     pub(crate) body: Vec<u8>,
     pub(crate) identity_changed: bool,
+}
+
+impl Drop for InboxRecord {
+    fn drop(&mut self) {
+        self.body.zeroize();
+    }
 }

@@ -165,7 +165,7 @@ impl Device {
                 record.pinned = Some(bundle.identity().to_bytes());
             }
             let envelope = sessions.encrypt(&payload, rng)?;
-            record.sessions = sessions.to_bytes()?.to_vec();
+            record.set_sessions(&sessions.to_bytes()?);
             writes.push(self.sealer.put_value(Table::Peers, to.encode(), &record, rng)?);
             let id = counters.next_outbox;
             counters.next_outbox += 1;

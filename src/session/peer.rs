@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use super::ratchet::{Session, SessionState};
 use crate::crypto::keys::{IdentityKey, IdentityKeyPair};
+use crate::crypto::secret::{reserve_wiping, wipe_all, wipe_spare};
 use crate::error::{Error, Result, StateError};
 use crate::handshake::{Accepted, Account, AccountChange, PrekeyBundle};
 use crate::limits::Limits;
@@ -30,6 +31,18 @@ pub struct PeerSessions {
     active: Option<Session>,
     previous: Vec<Session>,
     limits: Limits,
+}
+
+impl Drop for PeerSessions {
+    fn drop(&mut self) {
+        wipe_all(&mut self.previous);
+    }
+}
+
+impl Drop for PeerState {
+    fn drop(&mut self) {
+        wipe_all(&mut self.sessions);
+    }
 }
 
 /// A message decrypted with its account change staged (see
@@ -126,8 +139,10 @@ impl PeerSessions {
     }
 
     fn push_previous(&mut self, session: Session) {
+        reserve_wiping(&mut self.previous, 1);
         self.previous.insert(0, session);
         self.previous.truncate(self.limits.max_previous_sessions);
+        wipe_spare(&mut self.previous);
     }
 
     /// Encrypts with the active session.
@@ -220,6 +235,7 @@ impl PeerSessions {
     fn promote(&mut self, previous_index: usize) {
         if previous_index < self.previous.len() {
             let session = self.previous.remove(previous_index);
+            wipe_spare(&mut self.previous);
             if let Some(old) = self.active.replace(session) {
                 self.push_previous(old);
             }
@@ -272,10 +288,12 @@ impl PeerSessions {
         if peer.sessions.len() > limits.max_previous_sessions + 1 {
             return Err(StateError::ExceedsLimits.into());
         }
+        // Cloned, not moved out: moving would leave bitwise copies of every secret in the
+        // decoded vector's block when it is freed; dropped in place, they are zeroized.
         let mut sessions = peer
             .sessions
-            .into_iter()
-            .map(|s| Session::from_state(s, limits))
+            .iter()
+            .map(|s| Session::from_state(s.clone(), limits))
             .collect::<Result<Vec<_>>>()?;
         let identity_consistent = sessions
             .iter()
@@ -284,12 +302,14 @@ impl PeerSessions {
             return Err(StateError::Malformed.into());
         }
         let active = if has_active {
-            Some(sessions.remove(0))
+            let first = sessions.remove(0);
+            wipe_spare(&mut sessions);
+            Some(first)
         } else {
             None
         };
         Ok(Self {
-            remote_identity: peer.remote_identity,
+            remote_identity: peer.remote_identity.clone(),
             allow_classical: peer.allow_classical,
             active,
             previous: sessions,

@@ -157,7 +157,9 @@ impl Session {
         let limits = self.limits;
         let state = &mut self.state;
         let had_recv = state.recv.is_some();
-        if let Some(old) = state.recv.take() {
+        // Not `take()`n: moving the old chain out would leave its keys behind in the
+        // state's memory; it is dropped (and zeroized) in place when `recv` is replaced.
+        if let Some(old) = &state.recv {
             state.skipped.insert(&old.header_key, old_skipped, true);
         }
         state.previous_send_len = state.send.as_ref().map_or(0, |s| s.n);

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{Secret32, reserve_wiping, wipe_all, wipe_spare};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SkippedChain {
@@ -18,10 +18,22 @@ pub(crate) struct SkippedChain {
     keys: Vec<(u32, Secret32)>,
 }
 
+impl Drop for SkippedChain {
+    fn drop(&mut self) {
+        wipe_all(&mut self.keys);
+    }
+}
+
 /// The skipped keys of one session.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct SkippedKeys {
     chains: Vec<SkippedChain>,
+}
+
+impl Drop for SkippedKeys {
+    fn drop(&mut self) {
+        wipe_all(&mut self.chains);
+    }
 }
 
 impl SkippedKeys {
@@ -50,6 +62,7 @@ impl SkippedKeys {
             && let Ok(at) = c.keys.binary_search_by_key(&n, |(k, _)| *k)
         {
             c.keys.remove(at);
+            wipe_spare(&mut c.keys);
         }
     }
 
@@ -60,11 +73,18 @@ impl SkippedKeys {
             return;
         }
         match self.chain_index(header_key) {
-            Some(i) => self.chains[i].keys.extend(keys),
-            None => self.chains.push(SkippedChain {
-                header_key: header_key.clone(),
-                keys,
-            }),
+            Some(i) => {
+                let chain = &mut self.chains[i].keys;
+                reserve_wiping(chain, keys.len());
+                chain.extend(keys);
+            }
+            None => {
+                reserve_wiping(&mut self.chains, 1);
+                self.chains.push(SkippedChain {
+                    header_key: header_key.clone(),
+                    keys,
+                });
+            }
         }
     }
 
@@ -78,6 +98,7 @@ impl SkippedKeys {
             }
             let take = excess.min(chain.keys.len());
             chain.keys.drain(..take);
+            wipe_spare(&mut chain.keys);
             excess -= take;
         }
         let holds_current = match (current, self.chains.last()) {
@@ -87,6 +108,7 @@ impl SkippedKeys {
         let old_chains = self.chains.len() - usize::from(holds_current);
         let extra_chains = old_chains.saturating_sub(max_old_chains);
         self.chains.drain(..extra_chains);
+        wipe_spare(&mut self.chains);
     }
 
     /// Number of message keys kept.
