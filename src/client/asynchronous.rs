@@ -36,6 +36,22 @@ pub struct AsyncClientParts<T> {
     pub config: ClientConfig,
 }
 
+impl<T> AsyncClientParts<T> {
+    /// The parts with the defaults an app wants: the system clock,
+    /// [`os_rng`](crate::os_rng) and the default configuration (see
+    /// [`ClientParts::new`](super::ClientParts::new)).
+    pub fn new(storage_key: [u8; 32], store: Box<dyn Store>, transport: T) -> Self {
+        Self {
+            storage_key,
+            store,
+            transport,
+            clock: Box::new(crate::SystemClock),
+            rng: Box::new(crate::os_rng()),
+            config: ClientConfig::default(),
+        }
+    }
+}
+
 struct State {
     device: Device,
     rng: Box<dyn CryptoRng + Send>,

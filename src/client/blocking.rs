@@ -25,6 +25,22 @@ pub struct ClientParts {
     pub config: ClientConfig,
 }
 
+impl ClientParts {
+    /// The parts with the defaults an app wants: the system clock, [`os_rng`](crate::os_rng)
+    /// and the default configuration. Override a field with struct update syntax:
+    /// `ClientParts { config, ..ClientParts::new(key, store, transport) }`.
+    pub fn new(storage_key: [u8; 32], store: Box<dyn Store>, transport: Box<dyn Transport>) -> Self {
+        Self {
+            storage_key,
+            store,
+            transport,
+            clock: Box::new(crate::SystemClock),
+            rng: Box::new(crate::os_rng()),
+            config: ClientConfig::default(),
+        }
+    }
+}
+
 /// One device, driven over a blocking [`Transport`].
 pub struct Client {
     device: Device,
