@@ -19,7 +19,6 @@ use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result, StateError};
 use crate::limits::Limits;
-use crate::session::Session;
 use crate::state;
 use crate::wire::Envelope;
 
@@ -37,10 +36,21 @@ pub struct Account {
     limits: Limits,
 }
 
-/// An initial message that decrypted, not yet committed to the account.
-pub(crate) struct Accepted {
-    pub(crate) session: Session,
-    pub(crate) plaintext: Vec<u8>,
+/// The responder's side of PQXDH for an initial message (docs/PROTOCOL.md, section 4.3),
+/// computed without changing the account: what the session layer needs to start the
+/// responder's ratchet, and the change to apply to the account once it accepts.
+pub(crate) struct Responded {
+    /// The handshake secret SK.
+    pub(crate) secret: Secret32,
+    /// This device's identity key.
+    pub(crate) local_identity: IdentityKey,
+    /// The initiator's identity key, opened from the sealed identity.
+    pub(crate) initiator: IdentityKey,
+    /// The signed prekey the message names: the responder's first ratchet key pair.
+    pub(crate) signed_prekey: DhKeyPair,
+    /// The handshake included the ML-KEM shared secret.
+    pub(crate) post_quantum: bool,
+    /// What accepting the message changes in the account.
     pub(crate) change: AccountChange,
 }
 
@@ -294,28 +304,12 @@ impl Account {
             .ok_or(Error::UnknownSignedPrekey)
     }
 
-    /// Answers an initial envelope: runs PQXDH as the responder and decrypts the first
-    /// message. Only when that succeeds are the one-time prekeys deleted and the base key
-    /// recorded against replay. A classical (no KEM) initial message is refused.
-    pub fn accept_initial<R: CryptoRng + ?Sized>(
-        &mut self,
-        envelope: &Envelope<'_>,
-        rng: &mut R,
-    ) -> Result<(Session, Vec<u8>)> {
-        let accepted = self.prepare_initial(envelope, false, self.limits, rng)?;
-        Ok(self.commit_initial(accepted))
-    }
-
-    /// Everything of [`Account::accept_initial`] but the commit: `self` is unchanged, so a
-    /// caller can still refuse the result (for example an unexpected identity). The new
-    /// session runs under `limits`, those of the caller that will hold it.
-    pub(crate) fn prepare_initial<R: CryptoRng + ?Sized>(
-        &self,
-        envelope: &Envelope<'_>,
-        allow_classical: bool,
-        limits: Limits,
-        rng: &mut R,
-    ) -> Result<Accepted> {
+    /// Runs PQXDH as the responder for an initial envelope, changing nothing: checks the
+    /// replay record and the prekeys it names, and derives the handshake secret. The
+    /// session layer starts the ratchet from it and decrypts the first message
+    /// ([`Account::accept_initial`]); a classical (no KEM) message is refused unless
+    /// `allow_classical`.
+    pub(crate) fn respond(&self, envelope: &Envelope<'_>, allow_classical: bool) -> Result<Responded> {
         let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
         if prefix.kem.is_none() && !allow_classical {
             return Err(Error::ClassicalRefused);
@@ -341,19 +335,13 @@ impl Account {
             one_time_prekey: one_time,
             kem_prekey: self.kem_prekey_for(prefix.kem.as_ref().map(|(id, _)| *id))?,
         };
-        let (sk, initiator) = pqxdh::respond(&keys, prefix)?;
-        let mut session = Session::responder(
-            &sk,
-            self.identity_key().clone(),
+        let (secret, initiator) = pqxdh::respond(&keys, prefix)?;
+        Ok(Responded {
+            secret,
+            local_identity: self.identity_key().clone(),
             initiator,
-            spk.pair.clone(),
-            prefix.kem.is_some(),
-            limits,
-        );
-        let plaintext = session.decrypt_parsed(envelope, rng)?;
-        Ok(Accepted {
-            session,
-            plaintext,
+            signed_prekey: spk.pair.clone(),
+            post_quantum: prefix.kem.is_some(),
             change: AccountChange {
                 signed_prekey_id: prefix.signed_prekey_id,
                 one_time_prekey_id: prefix.one_time_prekey_id,
@@ -361,12 +349,6 @@ impl Account {
                 base_key: prefix.base_key,
             },
         })
-    }
-
-    /// Applies an accepted initial message to the account and hands out its session.
-    pub(crate) fn commit_initial(&mut self, accepted: Accepted) -> (Session, Vec<u8>) {
-        self.apply(&accepted.change);
-        (accepted.session, accepted.plaintext)
     }
 
     /// A copy to stage changes on (upkeep's rotation and new prekeys): the caller stores

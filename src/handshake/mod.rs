@@ -6,7 +6,6 @@ mod bundle;
 pub(crate) mod pqxdh;
 mod prekeys;
 
-pub(crate) use account::Accepted;
 pub use account::{Account, AccountChange};
 pub use bundle::PrekeyBundle;
 pub use prekeys::{KemPrekeyPublic, OneTimePrekeyPublic, SignedPrekeyPublic};

@@ -6,6 +6,7 @@ mod dh_step;
 mod peer;
 mod ratchet;
 mod receive;
+mod respond;
 mod skipped;
 
 pub use peer::{Decrypted, PeerSessions, Staged};

@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::ratchet::{Session, SessionState};
+use super::respond::{Accepted, prepare_initial};
 use crate::crypto::keys::{IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::{reserve_wiping, wipe_all, wipe_spare};
 use crate::error::{Error, Result, StateError};
-use crate::handshake::{Accepted, Account, AccountChange, PrekeyBundle};
+use crate::handshake::{Account, AccountChange, PrekeyBundle};
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::Envelope;
@@ -212,7 +213,7 @@ impl PeerSessions {
         if envelope.initial().is_none() {
             return Err(Error::UnknownSession);
         }
-        let accepted = account.prepare_initial(&envelope, self.allow_classical, self.limits, rng)?;
+        let accepted = prepare_initial(account, &envelope, self.allow_classical, self.limits, rng)?;
         self.check_identity(accepted.session.remote_identity())?;
         let Accepted {
             session,
