@@ -3,14 +3,14 @@
 //!
 //! What is exported:
 //!
-//! - [`HemlisClient`](client::HemlisClient): one device, a [`Client`](hemlis::Client) on an encrypted SQLite file,
+//! - [`HemlisClient`]: one device, a [`Client`](hemlis::Client) on an encrypted SQLite file,
 //!   the system clock and the operating system's randomness;
 //! - [`HemlisAsyncClient`] (opened with [`open_or_create_async_client`]): the same device
 //!   over [`FfiAsyncTransport`], the app's networking as async calls (Kotlin `suspend fun`,
 //!   Swift `async`, Python `async def`), driven by the app's own executor;
 //! - [`FfiTransport`]: the networking the app implements in its own language (a foreign
 //!   trait), adapted to [`Transport`](hemlis::Transport) inside Rust;
-//! - [`RelayCore`](relay::RelayCore): the prekey and mailbox logic of a relay, for tests and demonstration
+//! - [`RelayCore`]: the prekey and mailbox logic of a relay, for tests and demonstration
 //!   relays written in the foreign language (a real server does this itself);
 //! - [`HemlisError`] and [`TransportFailure`], which become exceptions.
 //!
@@ -27,7 +27,7 @@
 //! Nothing here unwraps. The client sits behind a mutex; a poisoned mutex (a panic in an
 //! earlier call, which UniFFI catches and reports) becomes [`HemlisError::Internal`] and
 //! never a second panic. UniFFI itself also catches any panic at the boundary.
-#![deny(missing_docs)]
+#![deny(missing_docs, unreachable_pub, unused_qualifications, rust_2018_idioms)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod async_client;
@@ -39,7 +39,9 @@ mod transport;
 
 pub use async_client::{HemlisAsyncClient, open_or_create_async_client};
 pub use async_transport::FfiAsyncTransport;
+pub use client::{HemlisClient, ReceiveSummary, ReceivedMessage, RejectedEnvelope, SafetyNumberRecord};
 pub use error::{HemlisError, TransportFailure};
+pub use relay::RelayCore;
 pub use transport::{DeviceAddress, FfiTransport, IncomingEnvelope};
 
 // The scaffolding: the `UniFfiTag` every exported type is converted through, the buffer

@@ -66,7 +66,7 @@
 //! up one more one-time prekey. I/O failures are [`TransportError::Unavailable`], as is a
 //! response that does not decode (the connection is then dropped).
 #![forbid(unsafe_code)]
-#![deny(missing_docs)]
+#![deny(missing_docs, unreachable_pub, unused_qualifications, rust_2018_idioms)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use core::fmt;

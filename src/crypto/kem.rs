@@ -16,9 +16,9 @@ use super::secret::Secret32;
 use crate::error::{Error, Result};
 
 /// Length of an ML-KEM-768 encapsulation (public) key.
-pub const KEM_PUBLIC_LEN: usize = 1184;
+pub(crate) const KEM_PUBLIC_LEN: usize = 1184;
 /// Length of an ML-KEM-768 ciphertext.
-pub const KEM_CIPHERTEXT_LEN: usize = 1088;
+pub(crate) const KEM_CIPHERTEXT_LEN: usize = 1088;
 
 /// An ML-KEM-768 key pair, stored as its seed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]

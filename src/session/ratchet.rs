@@ -258,9 +258,14 @@ impl Session {
         let header_start = out.len();
         out.extend_from_slice(header_nonce);
         out.extend_from_slice(Zeroizing::new(header.encode()).as_slice());
-        aead::seal_tail(&mut out, header_start, &send.header_key, &body_ad[ad.len()..])
-            .map_err(|_| Error::PlaintextTooLong)?;
-        body_ad.extend_from_slice(&out[header_start..]);
+        aead::seal_tail(
+            &mut out,
+            header_start,
+            &send.header_key,
+            body_ad.get(ad.len()..).unwrap_or_default(),
+        )
+        .map_err(|_| Error::PlaintextTooLong)?;
+        body_ad.extend_from_slice(out.get(header_start..).unwrap_or_default());
         let body_start = out.len();
         out.extend_from_slice(body_nonce);
         pad_into(&mut out, plaintext);

@@ -74,9 +74,10 @@ impl SkippedKeys {
         }
         match self.chain_index(header_key) {
             Some(i) => {
-                let chain = &mut self.chains[i].keys;
-                reserve_wiping(chain, keys.len());
-                chain.extend(keys);
+                if let Some(chain) = self.chains.get_mut(i) {
+                    reserve_wiping(&mut chain.keys, keys.len());
+                    chain.keys.extend(keys);
+                }
             }
             None => {
                 reserve_wiping(&mut self.chains, 1);
@@ -125,6 +126,6 @@ impl SkippedKeys {
     pub(crate) fn is_well_formed(&self) -> bool {
         self.chains
             .iter()
-            .all(|c| c.keys.windows(2).all(|w| w[0].0 < w[1].0))
+            .all(|c| c.keys.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)))
     }
 }

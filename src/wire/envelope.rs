@@ -141,22 +141,28 @@ impl<'a> Envelope<'a> {
 
     /// Everything before the sealed header: the header's associated data.
     pub(crate) fn before_header(&self) -> &'a [u8] {
-        &self.bytes[..self.header_at]
+        self.bytes.get(..self.header_at).unwrap_or_default()
     }
 
     /// The sealed header.
     pub(crate) fn sealed_header(&self) -> &'a [u8] {
-        &self.bytes[self.header_at..self.header_at + SEALED_HEADER_LEN]
+        self.bytes
+            .get(self.header_at..self.header_at + SEALED_HEADER_LEN)
+            .unwrap_or_default()
     }
 
     /// Everything before the sealed body: with the session AD, the body's associated data.
     pub(crate) fn before_body(&self) -> &'a [u8] {
-        &self.bytes[..self.header_at + SEALED_HEADER_LEN]
+        self.bytes
+            .get(..self.header_at + SEALED_HEADER_LEN)
+            .unwrap_or_default()
     }
 
     /// The sealed body.
     pub(crate) fn sealed_body(&self) -> &'a [u8] {
-        &self.bytes[self.header_at + SEALED_HEADER_LEN..]
+        self.bytes
+            .get(self.header_at + SEALED_HEADER_LEN..)
+            .unwrap_or_default()
     }
 }
 

@@ -4,6 +4,8 @@
 //! This layer is syntax only: it checks lengths, versions, flags and buckets, and leaves
 //! keys and signatures to `handshake` and `session`.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod bundle;
 mod envelope;
 mod header;

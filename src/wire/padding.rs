@@ -44,7 +44,7 @@ pub(crate) fn unpad(mut padded: Zeroizing<Vec<u8>>) -> Result<Vec<u8>, Error> {
     let Some(marker) = padded.iter().rposition(|&b| b != 0) else {
         return Err(Error::InvalidPadding);
     };
-    if padded[marker] != 0x80 {
+    if padded.get(marker) != Some(&0x80) {
         return Err(Error::InvalidPadding);
     }
     padded.truncate(marker);
