@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo run --example quickstart`
 
+use hemlis::DecryptError;
 use hemlis::{Account, Error, Limits, PeerSessions, PrekeyBundle, os_rng};
 
 /// One device: its account (identity and prekeys) and its sessions with the other device.
@@ -87,9 +88,11 @@ fn main() -> Result<(), Error> {
 
     // A replayed envelope is refused and changes nothing.
     match alice.peer.decrypt(&mut alice.account, &first, &mut rng) {
-        Err(Error::Duplicate) => println!("\nreplayed envelope: refused as a duplicate"),
+        Err(Error::Decrypt(DecryptError::Duplicate)) => {
+            println!("\nreplayed envelope: refused as a duplicate")
+        }
         Err(other) => return Err(other),
-        Ok(_) => return Err(Error::Duplicate),
+        Ok(_) => return Err(Error::Decrypt(DecryptError::Duplicate)),
     }
     if let Some(session) = alice.peer.active() {
         println!(

@@ -20,7 +20,10 @@ pub mod wire;
 pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use device::{ClientConfig, ClientError, Clock, Device, Lookup, Lookups, Received, SystemClock};
-pub use error::{DecodeError, Error, Result, StateError};
+pub use error::{
+    DecodeError, DecryptError, Error, HandshakeError, InternalError, KeyError, MisuseError, Result,
+    StateError,
+};
 pub use handshake::{
     Account, AccountChange, KemPrekeyPublic, OneTimePrekeyPublic, PrekeyBundle, SignedPrekeyPublic,
 };

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+use crate::error::InternalError;
 use crate::error::{Result, StateError};
 
 /// The state format this release writes and reads.
@@ -45,11 +46,11 @@ pub(crate) fn to_exact_vec<T: Serialize>(value: &T) -> Option<Zeroizing<Vec<u8>>
 /// counts the bytes, so the buffer never grows and leaves no copy of a secret in freed
 /// memory.
 pub(crate) fn encode<T: Serialize>(kind: u8, value: &T) -> Result<Zeroizing<Vec<u8>>> {
-    let Count(len) = postcard::to_extend(value, Count(0)).map_err(|_| StateError::Malformed)?;
+    let Count(len) = postcard::to_extend(value, Count(0)).map_err(|_| InternalError::Encode)?;
     let mut out = Zeroizing::new(Vec::with_capacity(2 + len));
     out.push(STATE_VERSION);
     out.push(kind);
-    let body = postcard::to_extend(value, core::mem::take(&mut *out)).map_err(|_| StateError::Malformed)?;
+    let body = postcard::to_extend(value, core::mem::take(&mut *out)).map_err(|_| InternalError::Encode)?;
     *out = body;
     Ok(out)
 }

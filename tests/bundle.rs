@@ -20,6 +20,7 @@ use hemlis::{
     Account, DecodeError, Error, IdentityKey, KemPrekeyPublic, Limits, OneTimePrekeyPublic, PeerSessions,
     PrekeyBundle, SignedPrekeyPublic,
 };
+use hemlis::{DecryptError, HandshakeError, KeyError};
 
 const IK: Range<usize> = 1..33;
 const SPK_ID: Range<usize> = 33..37;
@@ -322,7 +323,7 @@ fn one_time_prekey_round_trip() {
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&tampered).map(|d| d.plaintext),
-        Err(Error::BodyAuthentication)
+        Err(Error::Decrypt(DecryptError::BodyAuthentication))
     );
     assert!(bob.snapshot() == before);
     assert_eq!(bob.account.one_time_prekeys(), vec![otp, classical_otp]);
@@ -342,7 +343,7 @@ fn one_time_prekey_round_trip() {
     let mut bob_for_carol = PeerSessions::new(Limits::default());
     assert_eq!(
         bob_for_carol.decrypt(&mut bob.account, &env, &mut bob.rng),
-        Err(Error::UnknownOneTimePrekey)
+        Err(Error::Handshake(HandshakeError::UnknownOneTimePrekey))
     );
 }
 
@@ -356,7 +357,7 @@ fn every_signature_bit_flip_is_rejected() {
             flipped[SIGNATURE.start + bit / 8] ^= 1 << (bit % 8);
             assert_eq!(
                 PrekeyBundle::decode(&flipped),
-                Err(Error::BadSignature),
+                Err(Error::Key(KeyError::BadSignature)),
                 "bit {bit}"
             );
         }
@@ -377,7 +378,7 @@ fn every_kem_signature_bit_flip_is_rejected() {
             flipped[KEM_SIGNATURE.start + bit / 8] ^= 1 << (bit % 8);
             assert_eq!(
                 PrekeyBundle::decode(&flipped),
-                Err(Error::BadSignature),
+                Err(Error::Key(KeyError::BadSignature)),
                 "bit {bit} of a KEM prekey (one-time: {})",
                 kem.one_time
             );
@@ -389,7 +390,7 @@ fn every_kem_signature_bit_flip_is_rejected() {
             };
             assert_eq!(
                 bad.verify(bundle.identity()),
-                Err(Error::BadSignature),
+                Err(Error::Key(KeyError::BadSignature)),
                 "bit {bit}"
             );
             assert_eq!(
@@ -399,7 +400,7 @@ fn every_kem_signature_bit_flip_is_rejected() {
                     Some(bad),
                     bundle.one_time_prekey().copied()
                 ),
-                Err(Error::BadSignature),
+                Err(Error::Key(KeyError::BadSignature)),
                 "bit {bit}"
             );
         }
@@ -417,23 +418,35 @@ fn signature_covers_identity_id_and_key() {
         // Bob's signed prekey presented under Carol's identity.
         let mut bytes = bundle.encode();
         bytes[IK].copy_from_slice(carol_key.as_bytes());
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         assert_eq!(
             PrekeyBundle::new(carol_key.clone(), bundle.signed_prekey().clone(), None, None),
-            Err(Error::BadSignature)
+            Err(Error::Key(KeyError::BadSignature))
         );
         // Another id.
         let mut bytes = bundle.encode();
         bytes[SPK_ID].copy_from_slice(&2u32.to_be_bytes());
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         // Another (valid) key: Carol's signed prekey with Bob's signature.
         let mut bytes = bundle.encode();
         bytes[SPK].copy_from_slice(&carol_bundle.signed_prekey().key);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         // Carol's signature on Bob's key.
         let mut bytes = bundle.encode();
         bytes[SIGNATURE].copy_from_slice(&carol_bundle.signed_prekey().signature);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
     }
     // Carol's whole signed prekey under Carol's identity is fine, under Bob's it is not.
     assert!(
@@ -452,7 +465,7 @@ fn signature_covers_identity_id_and_key() {
             None,
             None
         ),
-        Err(Error::BadSignature)
+        Err(Error::Key(KeyError::BadSignature))
     );
     // The one-time prekey is not signed: swapping it for another valid key is accepted.
     for bundle in [&bob.with, &bob.classical_with] {
@@ -480,7 +493,10 @@ fn kem_signature_covers_identity_id_kind_and_key() {
         let mut bytes = bundle.encode();
         bytes[KEM_KEY].copy_from_slice(&carol_kem.key);
         bytes[KEM_SIGNATURE].copy_from_slice(&carol_kem.signature);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         assert_eq!(
             PrekeyBundle::new(
                 bob_key.clone(),
@@ -488,9 +504,9 @@ fn kem_signature_covers_identity_id_kind_and_key() {
                 Some(carol_kem.clone()),
                 None
             ),
-            Err(Error::BadSignature)
+            Err(Error::Key(KeyError::BadSignature))
         );
-        assert_eq!(carol_kem.verify(bob_key), Err(Error::BadSignature));
+        assert_eq!(carol_kem.verify(bob_key), Err(Error::Key(KeyError::BadSignature)));
         assert_eq!(carol_kem.verify(carol_key), Ok(()));
         // Bob's KEM prekey next to Carol's identity and signed prekey.
         assert_eq!(
@@ -500,7 +516,7 @@ fn kem_signature_covers_identity_id_kind_and_key() {
                 Some(kem.clone()),
                 None
             ),
-            Err(Error::BadSignature)
+            Err(Error::Key(KeyError::BadSignature))
         );
         assert!(
             PrekeyBundle::new(
@@ -514,25 +530,34 @@ fn kem_signature_covers_identity_id_kind_and_key() {
         // Carol's signature on Bob's KEM key.
         let mut bytes = bundle.encode();
         bytes[KEM_SIGNATURE].copy_from_slice(&carol_kem.signature);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         // Another (valid) key: Carol's KEM key with Bob's signature.
         let mut bytes = bundle.encode();
         bytes[KEM_KEY].copy_from_slice(&carol_kem.key);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         // Another id, every bit of it.
         for bit in 0..32 {
             let mut bytes = bundle.encode();
             bytes[KEM_ID.start + bit / 8] ^= 1 << (bit % 8);
             assert_eq!(
                 PrekeyBundle::decode(&bytes),
-                Err(Error::BadSignature),
+                Err(Error::Key(KeyError::BadSignature)),
                 "id bit {bit}"
             );
         }
         // The signed prekey's signature in the KEM signature's place: the labels differ.
         let mut bytes = bundle.encode();
         bytes[KEM_SIGNATURE].copy_from_slice(&bundle.signed_prekey().signature);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
     }
 }
 
@@ -548,7 +573,7 @@ fn kem_prekey_kind_is_signed() {
         bytes[KEM_KIND] ^= 1;
         assert_eq!(
             PrekeyBundle::decode(&bytes),
-            Err(Error::BadSignature),
+            Err(Error::Key(KeyError::BadSignature)),
             "one-time {} presented as one-time {}",
             kem.one_time,
             !kem.one_time
@@ -557,10 +582,13 @@ fn kem_prekey_kind_is_signed() {
             one_time: !kem.one_time,
             ..kem.clone()
         };
-        assert_eq!(swapped.verify(bundle.identity()), Err(Error::BadSignature));
+        assert_eq!(
+            swapped.verify(bundle.identity()),
+            Err(Error::Key(KeyError::BadSignature))
+        );
         assert_eq!(
             d.party.account.prekey_bundle(None, Some(swapped)),
-            Err(Error::BadSignature)
+            Err(Error::Key(KeyError::BadSignature))
         );
     }
     // The server's choices: with a one-time KEM prekey or with the last-resort one.
@@ -588,7 +616,7 @@ fn invalid_x25519_prekeys_are_rejected() {
         for kem in [kem.clone(), None] {
             assert_eq!(
                 PrekeyBundle::new(without.identity().clone(), bad_spk.clone(), kem, None),
-                Err(Error::InvalidPublicKey),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
                 "signed prekey {what}"
             );
         }
@@ -597,7 +625,7 @@ fn invalid_x25519_prekeys_are_rejected() {
             bytes[SPK].copy_from_slice(&key);
             assert_eq!(
                 PrekeyBundle::decode(&bytes),
-                Err(Error::InvalidPublicKey),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
                 "signed prekey {what}"
             );
         }
@@ -607,7 +635,7 @@ fn invalid_x25519_prekeys_are_rejected() {
         for kem in [kem.clone(), None] {
             assert_eq!(
                 PrekeyBundle::new(without.identity().clone(), spk.clone(), kem, Some(bad_otp)),
-                Err(Error::InvalidPublicKey),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
                 "one-time prekey {what}"
             );
         }
@@ -617,7 +645,7 @@ fn invalid_x25519_prekeys_are_rejected() {
             bytes[at].copy_from_slice(&key);
             assert_eq!(
                 PrekeyBundle::decode(&bytes),
-                Err(Error::InvalidPublicKey),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
                 "one-time prekey {what}"
             );
         }
@@ -627,7 +655,10 @@ fn invalid_x25519_prekeys_are_rejected() {
     for bundle in d.all() {
         let mut bytes = bundle.encode();
         bytes[SPK].copy_from_slice(&nine);
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::BadSignature));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::BadSignature))
+        );
     }
     for bundle in [with, &d.classical_with] {
         let mut bytes = bundle.encode();
@@ -662,22 +693,25 @@ fn invalid_kem_keys_are_rejected() {
         // All 0xFF: every coefficient is 4095.
         let ones = vec![0xffu8; 1184];
         assert_eq!(coefficient(&ones, 0), 4095);
-        assert_eq!(decode(&ones), Err(Error::InvalidPublicKey));
-        assert_eq!(build(ones.clone()), Err(Error::InvalidPublicKey));
+        assert_eq!(decode(&ones), Err(Error::Key(KeyError::InvalidPublicKey)));
+        assert_eq!(build(ones.clone()), Err(Error::Key(KeyError::InvalidPublicKey)));
         // Checked before the signatures: with a broken signature too, still the key.
         let mut bytes = bundle.encode();
         bytes[KEM_KEY].copy_from_slice(&ones);
         bytes[KEM_SIGNATURE.start] ^= 1;
         bytes[SIGNATURE.start] ^= 1;
-        assert_eq!(PrekeyBundle::decode(&bytes), Err(Error::InvalidPublicKey));
+        assert_eq!(
+            PrekeyBundle::decode(&bytes),
+            Err(Error::Key(KeyError::InvalidPublicKey))
+        );
 
         // One coefficient out of range, at every position: q and 4095 are refused; q - 1
         // is a valid key, so only the signature fails.
         for i in 0..COEFFICIENTS {
             for (value, expected) in [
-                (Q, Error::InvalidPublicKey),
-                (4095, Error::InvalidPublicKey),
-                (Q - 1, Error::BadSignature),
+                (Q, Error::Key(KeyError::InvalidPublicKey)),
+                (4095, Error::Key(KeyError::InvalidPublicKey)),
+                (Q - 1, Error::Key(KeyError::BadSignature)),
             ] {
                 let mut key = kem.key.clone();
                 if coefficient(&key, i) == value {
@@ -690,19 +724,23 @@ fn invalid_kem_keys_are_rejected() {
         }
         let mut key = kem.key.clone();
         set_coefficient(&mut key, COEFFICIENTS - 1, Q);
-        assert_eq!(build(key), Err(Error::InvalidPublicKey));
+        assert_eq!(build(key), Err(Error::Key(KeyError::InvalidPublicKey)));
 
         // rho (the last 32 bytes) is any value: a changed one is a valid key.
         let mut key = kem.key.clone();
         key[1183] ^= 0x80;
-        assert_eq!(decode(&key), Err(Error::BadSignature));
-        assert_eq!(build(key), Err(Error::BadSignature));
+        assert_eq!(decode(&key), Err(Error::Key(KeyError::BadSignature)));
+        assert_eq!(build(key), Err(Error::Key(KeyError::BadSignature)));
 
         // Wrong lengths (only possible through `PrekeyBundle::new`).
         for len in [0, 1, 1183, 1185, 2 * 1184] {
             let mut key = kem.key.clone();
             key.resize(len, 0);
-            assert_eq!(build(key), Err(Error::InvalidPublicKey), "length {len}");
+            assert_eq!(
+                build(key),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
+                "length {len}"
+            );
         }
         assert_eq!(build(kem.key.clone()), Ok(bundle.clone()));
     }
@@ -740,7 +778,7 @@ fn invalid_identity_keys_are_rejected() {
     for (what, key) in keys {
         assert_eq!(
             IdentityKey::from_bytes(&key),
-            Err(Error::InvalidPublicKey),
+            Err(Error::Key(KeyError::InvalidPublicKey)),
             "{what} {key:02x?}"
         );
         for bundle in d.all() {
@@ -748,7 +786,7 @@ fn invalid_identity_keys_are_rejected() {
             bytes[IK].copy_from_slice(&key);
             assert_eq!(
                 PrekeyBundle::decode(&bytes),
-                Err(Error::InvalidPublicKey),
+                Err(Error::Key(KeyError::InvalidPublicKey)),
                 "{what}"
             );
         }

@@ -155,7 +155,11 @@ fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
     let report = bob.receive().unwrap();
     assert!(report.messages.is_empty());
     assert_eq!(report.rejected.len(), 1);
-    assert_eq!(report.rejected[0].1, hemlis::ClientError::SenderMismatch);
+    assert_eq!(
+        report.rejected[0].reason,
+        hemlis::client::RejectReason::SenderMismatch
+    );
+    assert_eq!(report.rejected[0].from, carol_address);
     // Nothing was learned about carol: no pin, no pending change, sending is not blocked.
     assert_eq!(bob.peer_identity(&carol_address).unwrap(), None);
     assert_eq!(bob.pending_identity(&carol_address).unwrap(), None);

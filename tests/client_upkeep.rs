@@ -7,7 +7,8 @@ mod client_common;
 use std::collections::BTreeSet;
 
 use client_common::*;
-use hemlis::client::ClientConfig;
+use hemlis::HandshakeError;
+use hemlis::client::{ClientConfig, RejectReason};
 use hemlis::{Client, ClientError, Envelope, Error, InMemoryRelay, Limits, MemoryStore, Transport};
 
 fn config(one_time: usize, below: usize) -> ClientConfig {
@@ -193,11 +194,16 @@ fn the_signed_prekey_rotates_and_the_old_one_answers_during_the_grace_period() {
     assert_eq!(carol.flush().expect("flush"), 1);
     let report = bob.receive().expect("receive");
     assert_eq!(report.messages.len(), 2, "only the two earlier ones, unread");
+    let rejected: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.from.clone(), r.reason.clone()))
+        .collect();
     assert_eq!(
-        report.rejected,
+        rejected,
         vec![(
             carol.address().clone(),
-            ClientError::Protocol(Error::UnknownSignedPrekey)
+            RejectReason::Protocol(Error::Handshake(HandshakeError::UnknownSignedPrekey))
         )]
     );
     assert_eq!(

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use hemlis::DecryptError;
 use hemlis::{Account, Error, Limits, PeerSessions, Session};
 
 /// Delivers `envelope` to `receiver`, expects `expected`, and checks that the receiver's
@@ -65,7 +66,12 @@ fn jump_beyond_max_skip_in_the_current_chain_is_too_far_ahead() {
     let m = send_many(&mut alice, "m", 53);
     assert_decrypts(&mut bob, &m[0], "m0");
     // Bob expects message 1; message 52 would skip 51 keys.
-    assert_rejected(&mut bob, &m[52], Error::TooFarAhead, "skip 51");
+    assert_rejected(
+        &mut bob,
+        &m[52],
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "skip 51",
+    );
     assert_eq!(skipped(&bob), 0);
     // Message 51 skips exactly 50.
     assert_decrypts(&mut bob, &m[51], "m51");
@@ -82,7 +88,12 @@ fn jump_beyond_max_skip_in_a_new_chain_is_too_far_ahead() {
     let (mut alice, mut bob) = established_with(limits(|l| l.max_skip = 50));
     // Alice's first chain after Bob's answer: Bob has not seen any of it.
     let m = send_many(&mut alice, "m", 52);
-    assert_rejected(&mut bob, &m[51], Error::TooFarAhead, "new chain, skip 51");
+    assert_rejected(
+        &mut bob,
+        &m[51],
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "new chain, skip 51",
+    );
     assert_eq!(skipped(&bob), 0);
     assert_decrypts(&mut bob, &m[50], "m50");
     assert_eq!(skipped(&bob), 50);
@@ -102,7 +113,12 @@ fn gap_beyond_max_skip_in_the_previous_chain_is_too_far_ahead() {
     // Alice's new chain says her previous one had 52 messages; Bob has seen 1 of them, so
     // the 51 keys m1..m51 would have to be derived.
     let p0 = alice.send(b"p0");
-    assert_rejected(&mut bob, &p0, Error::TooFarAhead, "previous chain gap 51");
+    assert_rejected(
+        &mut bob,
+        &p0,
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "previous chain gap 51",
+    );
     assert_eq!(skipped(&bob), 0);
     // With m1 seen, the gap is 50.
     assert_decrypts(&mut bob, &m[1], "m1");
@@ -129,7 +145,7 @@ fn default_max_skip_plus_one_is_too_far_ahead_and_keeps_the_skipped_keys() {
     assert_rejected(
         &mut bob,
         &m[too_far],
-        Error::TooFarAhead,
+        Error::Decrypt(DecryptError::TooFarAhead),
         "default limit, one too far",
     );
     assert_eq!(skipped(&bob), 1);
@@ -137,7 +153,12 @@ fn default_max_skip_plus_one_is_too_far_ahead_and_keeps_the_skipped_keys() {
     // more than the store holds, so m1, the oldest, is evicted.
     assert_decrypts(&mut bob, &m[too_far - 1], &format!("m{}", too_far - 1));
     assert_eq!(skipped(&bob), max_skip);
-    assert_rejected(&mut bob, &m[1], Error::Duplicate, "m1, evicted");
+    assert_rejected(
+        &mut bob,
+        &m[1],
+        Error::Decrypt(DecryptError::Duplicate),
+        "m1, evicted",
+    );
     assert_decrypts(&mut bob, &m[too_far], &format!("m{too_far}"));
     assert_decrypts(&mut bob, &m[3], "m3");
     assert_decrypts(&mut bob, &m[too_far - 2], &format!("m{}", too_far - 2));
@@ -230,7 +251,12 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
     };
     for n in far.into_iter().chain([max_skip + 1]) {
         let env = forge(&fresh, &now, n, 1).encrypt(b"far", &mut alice.rng).unwrap();
-        assert_rejected(&mut bob, &env, Error::TooFarAhead, &format!("new chain, N = {n}"));
+        assert_rejected(
+            &mut bob,
+            &env,
+            Error::Decrypt(DecryptError::TooFarAhead),
+            &format!("new chain, N = {n}"),
+        );
     }
     let env = forge(&fresh, &now, max_skip, 1)
         .encrypt(b"near", &mut alice.rng)
@@ -238,7 +264,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
     assert_rejected(
         &mut bob,
         &env,
-        Error::BodyAuthentication,
+        Error::Decrypt(DecryptError::BodyAuthentication),
         "new chain, N = max_skip",
     );
     // The previous chain length: Bob has received 1 message of Alice's initial chain.
@@ -246,7 +272,12 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
         let env = forge(&fresh, &now, 0, pn)
             .encrypt(b"far", &mut alice.rng)
             .unwrap();
-        assert_rejected(&mut bob, &env, Error::TooFarAhead, &format!("PN = {pn}"));
+        assert_rejected(
+            &mut bob,
+            &env,
+            Error::Decrypt(DecryptError::TooFarAhead),
+            &format!("PN = {pn}"),
+        );
     }
     assert_eq!(skipped(&bob), 0);
 
@@ -261,7 +292,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
         assert_rejected(
             &mut bob,
             &env,
-            Error::TooFarAhead,
+            Error::Decrypt(DecryptError::TooFarAhead),
             &format!("current chain, N = {n}"),
         );
     }
@@ -271,7 +302,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
     assert_rejected(
         &mut bob,
         &env,
-        Error::BodyAuthentication,
+        Error::Decrypt(DecryptError::BodyAuthentication),
         "current chain, N = 1 + max_skip",
     );
     assert_eq!(skipped(&bob), 0);
@@ -295,7 +326,12 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
     let env = forge(&session, &now, 0, 2 + max_skip)
         .encrypt(b"x", &mut alice.rng)
         .unwrap();
-    assert_rejected(&mut bob, &env, Error::TooFarAhead, "PN one too far");
+    assert_rejected(
+        &mut bob,
+        &env,
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "PN one too far",
+    );
     let env = forge(&session, &now, 0, 1 + max_skip)
         .encrypt(b"x", &mut alice.rng)
         .unwrap();
@@ -312,7 +348,12 @@ fn skipped_key_cap_evicts_oldest_first() {
     assert_decrypts(&mut bob, &m[15], "m15");
     assert_eq!(skipped(&bob), 10);
     for (i, env) in m.iter().enumerate().take(5).skip(1) {
-        assert_rejected(&mut bob, env, Error::Duplicate, &format!("m{i}, evicted"));
+        assert_rejected(
+            &mut bob,
+            env,
+            Error::Decrypt(DecryptError::Duplicate),
+            &format!("m{i}, evicted"),
+        );
     }
     for (i, env) in m.iter().enumerate().take(15).skip(5) {
         assert_decrypts(&mut bob, env, &format!("m{i}"));
@@ -334,7 +375,12 @@ fn skipped_key_cap_evicts_the_oldest_chain_first() {
     assert_decrypts(&mut bob, &p[7], "p7");
     assert_eq!(skipped(&bob), 10);
     for (i, env) in m.iter().enumerate().take(4).skip(1) {
-        assert_rejected(&mut bob, env, Error::Duplicate, &format!("m{i}, evicted"));
+        assert_rejected(
+            &mut bob,
+            env,
+            Error::Decrypt(DecryptError::Duplicate),
+            &format!("m{i}, evicted"),
+        );
     }
     for (i, env) in m.iter().enumerate().take(7).skip(4) {
         assert_decrypts(&mut bob, env, &format!("m{i}"));
@@ -375,7 +421,7 @@ fn deliver_late(turns: usize, max_old_chains: usize) -> Vec<bool> {
         let ok_bob = match bob.receive(to_bob) {
             Ok(d) => d.plaintext == text_a.as_bytes(),
             Err(e) => {
-                assert_eq!(e, Error::UnknownSession, "{text_a}");
+                assert_eq!(e, Error::Decrypt(DecryptError::UnknownSession), "{text_a}");
                 assert!(bob.snapshot() == before);
                 false
             }
@@ -384,7 +430,7 @@ fn deliver_late(turns: usize, max_old_chains: usize) -> Vec<bool> {
         let ok_alice = match alice.receive(to_alice) {
             Ok(d) => d.plaintext == text_b.as_bytes(),
             Err(e) => {
-                assert_eq!(e, Error::UnknownSession, "{text_b}");
+                assert_eq!(e, Error::Decrypt(DecryptError::UnknownSession), "{text_b}");
                 assert!(alice.snapshot() == before);
                 false
             }
@@ -440,7 +486,17 @@ fn limits_of_peer_sessions_apply_to_the_sessions_they_accept() {
     let mut restored = Party::new(2);
     restored.account = Account::from_bytes(&bob.account.to_bytes().unwrap(), Limits::default()).unwrap();
     restored.peer = PeerSessions::from_bytes(&bob.peer.to_bytes().unwrap(), small).unwrap();
-    assert_rejected(&mut restored, &m[52], Error::TooFarAhead, "after restore");
+    assert_rejected(
+        &mut restored,
+        &m[52],
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "after restore",
+    );
     assert_eq!(bob.peer.active().unwrap().limits(), &small);
-    assert_rejected(&mut bob, &m[52], Error::TooFarAhead, "before restore");
+    assert_rejected(
+        &mut bob,
+        &m[52],
+        Error::Decrypt(DecryptError::TooFarAhead),
+        "before restore",
+    );
 }

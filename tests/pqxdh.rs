@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use common::*;
 use hemlis::wire::BundleFields;
 use hemlis::{Account, DecodeError, Envelope, Error, Limits, PeerSessions, PrekeyBundle, Session};
+use hemlis::{DecryptError, HandshakeError};
 
 // Offsets of a post-quantum initial envelope (docs/PROTOCOL.md, section 5.1).
 const OPK_FLAG: usize = 6;
@@ -73,7 +74,7 @@ fn kem_ciphertext_bit_flips(one_time: bool, stride: usize) {
         let env = flip(&first, CIPHERTEXT.start, bit);
         assert_eq!(
             bob.receive(&env).map(|d| d.plaintext),
-            Err(Error::SealedIdentity),
+            Err(Error::Handshake(HandshakeError::SealedIdentity)),
             "bit {bit}, one-time {one_time}"
         );
         assert!(bob.snapshot() == before, "bit {bit}: state changed");
@@ -94,7 +95,7 @@ fn kem_ciphertext_bit_flips(one_time: bool, stride: usize) {
         let env = flip(&second, CIPHERTEXT.start, bit);
         assert_eq!(
             bob.receive(&env).map(|d| d.plaintext),
-            Err(Error::ReplayedInitialMessage),
+            Err(Error::Handshake(HandshakeError::ReplayedInitialMessage)),
             "bit {bit}, one-time {one_time}"
         );
         assert!(bob.snapshot() == before, "bit {bit}: state changed");
@@ -156,9 +157,9 @@ fn kem_id_and_flag_bit_flips_give_exact_errors() {
             let id = u32::from_be_bytes(env[KEM_ID].try_into().unwrap());
             let expected = if held.contains(&id) {
                 sealed.push(id);
-                Error::SealedIdentity
+                Error::Handshake(HandshakeError::SealedIdentity)
             } else {
-                Error::UnknownKemPrekey
+                Error::Handshake(HandshakeError::UnknownKemPrekey)
             };
             assert_eq!(
                 bob.receive(&env).map(|d| d.plaintext),
@@ -191,12 +192,15 @@ fn kem_id_and_flag_bit_flips_give_exact_errors() {
         assert!(parsed.initial().unwrap().kem.is_none());
         assert_eq!(
             bob.receive(&env).map(|d| d.plaintext),
-            Err(Error::ClassicalRefused)
+            Err(Error::Handshake(HandshakeError::ClassicalRefused))
         );
         assert!(bob.snapshot() == before);
         bob.peer.set_allow_classical(true);
         let marked = bob.snapshot();
-        assert_eq!(bob.receive(&env).map(|d| d.plaintext), Err(Error::SealedIdentity));
+        assert_eq!(
+            bob.receive(&env).map(|d| d.plaintext),
+            Err(Error::Handshake(HandshakeError::SealedIdentity))
+        );
         assert!(bob.snapshot() == marked);
         bob.peer.set_allow_classical(false);
         assert!(bob.snapshot() == before);
@@ -222,14 +226,14 @@ fn stripped_kem_ciphertext_is_refused() {
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&stripped).map(|d| d.plaintext),
-        Err(Error::ClassicalRefused)
+        Err(Error::Handshake(HandshakeError::ClassicalRefused))
     );
     assert!(bob.snapshot() == before);
     bob.peer.set_allow_classical(true);
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&stripped).map(|d| d.plaintext),
-        Err(Error::SealedIdentity)
+        Err(Error::Handshake(HandshakeError::SealedIdentity))
     );
     assert!(bob.snapshot() == before);
     // The untouched envelope still makes a post-quantum session.
@@ -252,7 +256,7 @@ fn replayed_last_resort_initial_message_is_rejected() {
         let before = bob.snapshot();
         assert_eq!(
             bob.receive(&first).map(|d| d.plaintext),
-            Err(Error::Duplicate),
+            Err(Error::Decrypt(DecryptError::Duplicate)),
             "round {round}"
         );
         assert!(bob.snapshot() == before);
@@ -262,7 +266,7 @@ fn replayed_last_resort_initial_message_is_rejected() {
         let before = state(&bob.account, &fresh);
         assert_eq!(
             fresh.decrypt(&mut bob.account, &first, &mut bob.rng),
-            Err(Error::ReplayedInitialMessage),
+            Err(Error::Handshake(HandshakeError::ReplayedInitialMessage)),
             "round {round}"
         );
         assert!(state(&bob.account, &fresh) == before);
@@ -270,7 +274,7 @@ fn replayed_last_resort_initial_message_is_rejected() {
         let before = bob.account.to_bytes().unwrap();
         assert_eq!(
             bob.account.accept_initial(&parsed, &mut bob.rng).map(drop),
-            Err(Error::ReplayedInitialMessage)
+            Err(Error::Handshake(HandshakeError::ReplayedInitialMessage))
         );
         assert!(bob.account.to_bytes().unwrap() == before);
 
@@ -307,7 +311,7 @@ fn classical_needs_explicit_permission() {
         let mut r = rng(10);
         assert_eq!(
             Session::initiate(alice.account.identity(), bundle, limits, &mut r).map(drop),
-            Err(Error::ClassicalRefused)
+            Err(Error::Handshake(HandshakeError::ClassicalRefused))
         );
         assert_eq!(r, rng(10), "no randomness drawn");
         let before = alice.snapshot();
@@ -315,7 +319,7 @@ fn classical_needs_explicit_permission() {
             alice
                 .peer
                 .initiate(alice.account.identity(), bundle, &mut alice.rng),
-            Err(Error::ClassicalRefused)
+            Err(Error::Handshake(HandshakeError::ClassicalRefused))
         );
         assert!(alice.snapshot() == before);
         assert!(alice.peer.active().is_none());
@@ -351,13 +355,13 @@ fn classical_needs_explicit_permission() {
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&first).map(|d| d.plaintext),
-        Err(Error::ClassicalRefused)
+        Err(Error::Handshake(HandshakeError::ClassicalRefused))
     );
     assert!(bob.snapshot() == before);
     let parsed = Envelope::parse(&first, limits.max_padded_len()).unwrap();
     assert_eq!(
         bob.account.accept_initial(&parsed, &mut bob.rng).map(drop),
-        Err(Error::ClassicalRefused)
+        Err(Error::Handshake(HandshakeError::ClassicalRefused))
     );
     assert!(bob.snapshot() == before);
 
@@ -409,7 +413,7 @@ fn one_time_kem_prekey_is_used_once() {
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&tampered).map(|d| d.plaintext),
-        Err(Error::BodyAuthentication)
+        Err(Error::Decrypt(DecryptError::BodyAuthentication))
     );
     assert!(bob.snapshot() == before);
 
@@ -421,7 +425,7 @@ fn one_time_kem_prekey_is_used_once() {
     let before = state(&bob.account, &bob_for_carol);
     assert_eq!(
         bob_for_carol.decrypt(&mut bob.account, &from_carol, &mut bob.rng),
-        Err(Error::UnknownKemPrekey)
+        Err(Error::Handshake(HandshakeError::UnknownKemPrekey))
     );
     assert!(state(&bob.account, &bob_for_carol) == before);
     assert_eq!(bob.account.one_time_kem_prekey_count(), 1);
@@ -501,7 +505,7 @@ fn rotated_prekeys_answer_until_the_grace_period_ends() {
     let before = state(&bob.account, &bob_for_carol);
     assert_eq!(
         bob_for_carol.decrypt(&mut bob.account, &from_carol, &mut bob.rng),
-        Err(Error::UnknownSignedPrekey)
+        Err(Error::Handshake(HandshakeError::UnknownSignedPrekey))
     );
     assert!(state(&bob.account, &bob_for_carol) == before);
     // A replay of Alice's initial message: a duplicate for her session, unknown for the
@@ -509,14 +513,14 @@ fn rotated_prekeys_answer_until_the_grace_period_ends() {
     let before = bob.snapshot();
     assert_eq!(
         bob.receive(&from_alice).map(|d| d.plaintext),
-        Err(Error::Duplicate)
+        Err(Error::Decrypt(DecryptError::Duplicate))
     );
     assert!(bob.snapshot() == before);
     let mut fresh = PeerSessions::new(Limits::default());
     let before = state(&bob.account, &fresh);
     assert_eq!(
         fresh.decrypt(&mut bob.account, &from_alice, &mut bob.rng),
-        Err(Error::UnknownSignedPrekey)
+        Err(Error::Handshake(HandshakeError::UnknownSignedPrekey))
     );
     assert!(state(&bob.account, &fresh) == before);
 

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use hemlis::{DecryptError, HandshakeError, StateError};
 use hemlis::{Error, Limits, PeerSessions};
 
 /// Sizes for a plaintext of up to 191 bytes (docs/PROTOCOL.md, section 5): a post-quantum
@@ -86,7 +87,12 @@ fn replayed_initial_message_with_session(one_time: bool) {
     assert!(bob.account.one_time_prekeys().is_empty());
 
     // The initial chain is Bob's current receiving chain.
-    assert_rejected(&mut bob, &first, Error::Duplicate, "replay, current chain");
+    assert_rejected(
+        &mut bob,
+        &first,
+        Error::Decrypt(DecryptError::Duplicate),
+        "replay, current chain",
+    );
 
     // Each turn moves Alice to a new sending chain; the initial chain becomes old chain 1,
     // 2, ... turns back, and is evicted when more than max_old_chains are held.
@@ -94,9 +100,9 @@ fn replayed_initial_message_with_session(one_time: bool) {
     for turns in 1..=max_old_chains + 2 {
         turn(&mut alice, &mut bob);
         let expected = if turns <= max_old_chains {
-            Error::Duplicate
+            Error::Decrypt(DecryptError::Duplicate)
         } else {
-            Error::ReplayedInitialMessage
+            Error::Handshake(HandshakeError::ReplayedInitialMessage)
         };
         assert_rejected(&mut bob, &first, expected, &format!("replay after {turns} turns"));
     }
@@ -127,10 +133,20 @@ fn replayed_initial_message_without_session(one_time: bool) {
     assert!(bob.account.one_time_prekeys().is_empty());
 
     bob.peer = PeerSessions::new(Limits::default());
-    assert_rejected(&mut bob, &first, Error::ReplayedInitialMessage, "replayed first");
+    assert_rejected(
+        &mut bob,
+        &first,
+        Error::Handshake(HandshakeError::ReplayedInitialMessage),
+        "replayed first",
+    );
     // A later initial message with the same base key, never delivered before, cannot
     // recreate the session either.
-    assert_rejected(&mut bob, &second, Error::ReplayedInitialMessage, "unseen second");
+    assert_rejected(
+        &mut bob,
+        &second,
+        Error::Handshake(HandshakeError::ReplayedInitialMessage),
+        "unseen second",
+    );
     assert!(bob.peer.active().is_none());
 }
 
@@ -158,7 +174,7 @@ fn new_initiation_with_a_used_one_time_prekey_is_rejected() {
     assert_rejected(
         &mut bob,
         &again,
-        Error::UnknownOneTimePrekey,
+        Error::Handshake(HandshakeError::UnknownOneTimePrekey),
         "stale one-time prekey",
     );
     assert_eq!(bob.peer.previous_len(), 0);
@@ -181,8 +197,18 @@ fn new_initiation_without_one_time_prekey_is_a_new_session() {
     assert_eq!(d.plaintext, b"again");
     assert_eq!(bob.peer.previous_len(), 1);
     // The first session's message is still a duplicate in the (now previous) session.
-    assert_rejected(&mut bob, &first, Error::Duplicate, "replayed first");
-    assert_rejected(&mut bob, &again, Error::Duplicate, "replayed again");
+    assert_rejected(
+        &mut bob,
+        &first,
+        Error::Decrypt(DecryptError::Duplicate),
+        "replayed first",
+    );
+    assert_rejected(
+        &mut bob,
+        &again,
+        Error::Decrypt(DecryptError::Duplicate),
+        "replayed again",
+    );
 }
 
 #[test]
@@ -194,10 +220,20 @@ fn replay_of_out_of_order_messages_is_duplicate() {
             bob.receive(&msgs[i]).unwrap().plaintext,
             format!("m{i}").as_bytes()
         );
-        assert_rejected(&mut bob, &msgs[i], Error::Duplicate, &format!("m{i} again"));
+        assert_rejected(
+            &mut bob,
+            &msgs[i],
+            Error::Decrypt(DecryptError::Duplicate),
+            &format!("m{i} again"),
+        );
     }
     for (i, m) in msgs.iter().enumerate() {
-        assert_rejected(&mut bob, m, Error::Duplicate, &format!("m{i} at the end"));
+        assert_rejected(
+            &mut bob,
+            m,
+            Error::Decrypt(DecryptError::Duplicate),
+            &format!("m{i} at the end"),
+        );
     }
     assert_eq!(bob.peer.active().unwrap().skipped_key_count(), 0);
 }
@@ -218,11 +254,11 @@ struct Received {
 /// never `UnknownOneTimePrekey`, `UnknownKemPrekey` or `SealedIdentity`.
 fn replay_error(r: &Received, current: usize) -> Error {
     if r.chain + Limits::default().max_old_chains >= current {
-        Error::Duplicate
+        Error::Decrypt(DecryptError::Duplicate)
     } else if r.initial {
-        Error::ReplayedInitialMessage
+        Error::Handshake(HandshakeError::ReplayedInitialMessage)
     } else {
-        Error::UnknownSession
+        Error::Decrypt(DecryptError::UnknownSession)
     }
 }
 
@@ -246,7 +282,12 @@ fn replay_everything(one_time: bool) {
                 assert_eq!((envelope[1], envelope[KEM_FLAG]), (1, 1), "post-quantum initial");
             }
             assert_eq!(bob.receive(&envelope).unwrap().plaintext, text.as_bytes());
-            assert_rejected(&mut bob, &envelope, Error::Duplicate, &text);
+            assert_rejected(
+                &mut bob,
+                &envelope,
+                Error::Decrypt(DecryptError::Duplicate),
+                &text,
+            );
             at_bob.push(Received {
                 envelope,
                 chain: round,
@@ -257,7 +298,12 @@ fn replay_everything(one_time: bool) {
             let text = format!("b{round}-{i}");
             let envelope = bob.send(text.as_bytes());
             assert_eq!(alice.receive(&envelope).unwrap().plaintext, text.as_bytes());
-            assert_rejected(&mut alice, &envelope, Error::Duplicate, &text);
+            assert_rejected(
+                &mut alice,
+                &envelope,
+                Error::Decrypt(DecryptError::Duplicate),
+                &text,
+            );
             at_alice.push(Received {
                 envelope,
                 chain: round,
@@ -274,8 +320,8 @@ fn replay_everything(one_time: bool) {
         for (k, r) in received.iter().enumerate() {
             let expected = replay_error(r, 9);
             match expected {
-                Error::Duplicate => duplicate += 1,
-                Error::UnknownSession => unknown += 1,
+                Error::Decrypt(DecryptError::Duplicate) => duplicate += 1,
+                Error::Decrypt(DecryptError::UnknownSession) => unknown += 1,
                 _ => replayed += 1,
             }
             assert_rejected(party, &r.envelope, expected, &format!("replay of message {k}"));
@@ -330,13 +376,18 @@ fn replay_record_full_refuses_new_sessions_until_the_signed_prekey_rotates() {
     let bundle = bob.bundle(true);
     carol.initiate(&bundle);
     let hello = carol.send(b"hello");
-    assert_rejected(&mut bob, &hello, Error::ReplayRecordFull, "third session");
+    assert_rejected(
+        &mut bob,
+        &hello,
+        Error::State(StateError::ReplayRecordFull),
+        "third session",
+    );
     // Replays are still recognised as such (the record is checked first).
     for (k, first) in firsts.iter().enumerate() {
         assert_rejected(
             &mut bob,
             first,
-            Error::ReplayedInitialMessage,
+            Error::Handshake(HandshakeError::ReplayedInitialMessage),
             &format!("replay {k}"),
         );
     }
@@ -346,13 +397,13 @@ fn replay_record_full_refuses_new_sessions_until_the_signed_prekey_rotates() {
     assert_rejected(
         &mut bob,
         &hello,
-        Error::ReplayRecordFull,
+        Error::State(StateError::ReplayRecordFull),
         "old prekey, after rotation",
     );
     assert_rejected(
         &mut bob,
         &firsts[0],
-        Error::ReplayedInitialMessage,
+        Error::Handshake(HandshakeError::ReplayedInitialMessage),
         "replay, retired prekey",
     );
     let mut carol = Party::new(21);
@@ -366,8 +417,13 @@ fn replay_record_full_refuses_new_sessions_until_the_signed_prekey_rotates() {
     assert_rejected(
         &mut bob,
         &firsts[0],
-        Error::UnknownSignedPrekey,
+        Error::Handshake(HandshakeError::UnknownSignedPrekey),
         "replay, expired prekey",
     );
-    assert_rejected(&mut bob, &hello, Error::UnknownSignedPrekey, "expired prekey");
+    assert_rejected(
+        &mut bob,
+        &hello,
+        Error::Handshake(HandshakeError::UnknownSignedPrekey),
+        "expired prekey",
+    );
 }

@@ -24,6 +24,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
+use hemlis::{DecryptError, HandshakeError, MisuseError};
 use hemlis::{Error, Limits};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -98,9 +99,9 @@ impl Side {
 /// The error a message of an evicted chain gets.
 fn evicted_error(msg: &Msg) -> Error {
     if msg.initial {
-        Error::ReplayedInitialMessage
+        Error::Handshake(HandshakeError::ReplayedInitialMessage)
     } else {
-        Error::UnknownSession
+        Error::Decrypt(DecryptError::UnknownSession)
     }
 }
 
@@ -215,7 +216,7 @@ impl World {
         if side.send_chain == 0 {
             // Bob before the first message reached him: nothing to send with.
             let result = party.peer.encrypt(b"too early", &mut party.rng);
-            assert_eq!(result, Err(Error::NoSession));
+            assert_eq!(result, Err(Error::Misuse(MisuseError::NoSession)));
             return;
         }
         let id = self.next_id;
@@ -287,7 +288,7 @@ impl World {
             return;
         }
         let expected = if kept {
-            Error::Duplicate
+            Error::Decrypt(DecryptError::Duplicate)
         } else {
             evicted_error(msg)
         };
@@ -434,14 +435,21 @@ fn old_chain_boundary() {
         let result = bob.receive(&late).map(|d| d.plaintext);
         if turns <= 4 {
             assert_eq!(result.unwrap(), b"late", "turns {turns}");
-            assert_eq!(bob.receive(&late).map(|d| d.plaintext), Err(Error::Duplicate));
+            assert_eq!(
+                bob.receive(&late).map(|d| d.plaintext),
+                Err(Error::Decrypt(DecryptError::Duplicate))
+            );
             assert_eq!(bob.receive(&later).unwrap().plaintext, b"later");
         } else {
-            assert_eq!(result, Err(Error::UnknownSession), "turns {turns}");
+            assert_eq!(
+                result,
+                Err(Error::Decrypt(DecryptError::UnknownSession)),
+                "turns {turns}"
+            );
             assert!(bob.snapshot() == before);
             assert_eq!(
                 bob.receive(&later).map(|d| d.plaintext),
-                Err(Error::UnknownSession)
+                Err(Error::Decrypt(DecryptError::UnknownSession))
             );
         }
     }
@@ -474,13 +482,13 @@ fn evicted_initial_message_is_a_replay() {
         let before = bob.snapshot();
         assert_eq!(
             bob.receive(&late).map(|d| d.plaintext),
-            Err(Error::ReplayedInitialMessage),
+            Err(Error::Handshake(HandshakeError::ReplayedInitialMessage)),
             "one_time {one_time}, classical {classical}"
         );
         assert!(bob.snapshot() == before);
         assert_eq!(
             bob.receive(&first).map(|d| d.plaintext),
-            Err(Error::ReplayedInitialMessage)
+            Err(Error::Handshake(HandshakeError::ReplayedInitialMessage))
         );
         assert!(bob.snapshot() == before);
     }

@@ -542,7 +542,7 @@ fn account_round_trip_preserves_behaviour() {
     let mut fresh_account = Account::from_bytes(&bytes, limits).unwrap();
     assert_eq!(
         PeerSessions::new(limits).decrypt(&mut fresh_account, &first, &mut rng(3)),
-        Err(Error::ReplayedInitialMessage)
+        Err(Error::Handshake(HandshakeError::ReplayedInitialMessage))
     );
 
     // Carol starts a session to the new signed prekey, a new one-time prekey and a new
@@ -879,6 +879,7 @@ fn idle_session_size() {
 // the buffer grew and its old block, holding every secret written so far, went back to the
 // allocator without being zeroized.
 
+use hemlis::HandshakeError;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 

@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use hemlis::{Account, Error, Limits, PeerSessions, Session, StateError};
+use hemlis::{DecryptError, HandshakeError};
 
 /// True if a message from a copy of `from` decrypts under a copy of `to` (neither party's
 /// state changes): `to` is the other end of `from`'s session.
@@ -271,7 +272,10 @@ fn initial_message_from_another_identity_is_refused_without_consuming_anything()
     let before = bob.snapshot();
     let prekeys = bob.account.one_time_prekeys();
     assert_eq!(prekeys.len(), 1);
-    assert_eq!(bob.receive(&envelope).unwrap_err(), Error::IdentityMismatch);
+    assert_eq!(
+        bob.receive(&envelope).unwrap_err(),
+        Error::Handshake(HandshakeError::IdentityMismatch)
+    );
     assert!(bob.snapshot() == before);
     assert_eq!(bob.account.one_time_prekeys(), prekeys);
     converse(&mut alice, &mut bob, "after");
@@ -352,7 +356,10 @@ fn state_restore_round_trip_mid_conversation() {
         );
     }
     for m in held_a.iter().chain([&held_a2, &fresh, &unanswered]) {
-        assert_eq!(bob.receive(m).unwrap_err(), Error::Duplicate);
+        assert_eq!(
+            bob.receive(m).unwrap_err(),
+            Error::Decrypt(DecryptError::Duplicate)
+        );
     }
     assert_eq!(bob.account.one_time_prekeys(), bob_prekeys);
     converse(&mut alice, &mut bob, "after restore");

@@ -43,6 +43,7 @@ use core::ops::Range;
 
 use common::*;
 use hemlis::{DecodeError, Error, Limits, PeerSessions, PrekeyBundle};
+use hemlis::{DecryptError, HandshakeError, KeyError};
 
 const VERSION: usize = 0;
 const KIND: usize = 1;
@@ -128,34 +129,34 @@ fn initial_flip_error(envelope: &[u8], held: &Held, known: bool, i: usize, bit: 
     assert_eq!(kem_flag, 1);
     if known && i >= INITIAL_HEADER.end {
         // A session opens the header; the body does not authenticate.
-        return Error::BodyAuthentication;
+        return Error::Decrypt(DecryptError::BodyAuthentication);
     }
     if SPK_ID.contains(&i) {
-        return Error::UnknownSignedPrekey;
+        return Error::Handshake(HandshakeError::UnknownSignedPrekey);
     }
     if known && !BASE_KEY.contains(&i) {
-        return Error::ReplayedInitialMessage;
+        return Error::Handshake(HandshakeError::ReplayedInitialMessage);
     }
     if opk_flag == 1 && !held.one_time.contains(&opk_id) {
-        return Error::UnknownOneTimePrekey;
+        return Error::Handshake(HandshakeError::UnknownOneTimePrekey);
     }
     if !held.kem.contains(&kem_id) {
-        return Error::UnknownKemPrekey;
+        return Error::Handshake(HandshakeError::UnknownKemPrekey);
     }
     if i == BASE_KEY.end - 1 && bit == 7 {
         // The top bit of EK_A makes it a non-canonical encoding.
-        return Error::InvalidPublicKey;
+        return Error::Key(KeyError::InvalidPublicKey);
     }
     if i < SEALED_IDENTITY.end {
         // Another held prekey, EK_A, the ciphertext (implicit rejection: an unrelated KEM
         // secret) or the sealed identity itself.
-        return Error::SealedIdentity;
+        return Error::Handshake(HandshakeError::SealedIdentity);
     }
     if INITIAL_HEADER.contains(&i) {
         // The PQXDH part is intact; no header key of the new session opens the header.
-        return Error::UnknownSession;
+        return Error::Decrypt(DecryptError::UnknownSession);
     }
-    Error::BodyAuthentication
+    Error::Decrypt(DecryptError::BodyAuthentication)
 }
 
 /// Expected error for a bit flip in a normal envelope.
@@ -164,9 +165,9 @@ fn message_flip_error(envelope: &[u8], i: usize, bit: u32) -> Error {
         return e;
     }
     if MESSAGE_HEADER.contains(&i) {
-        Error::UnknownSession
+        Error::Decrypt(DecryptError::UnknownSession)
     } else {
-        Error::BodyAuthentication
+        Error::Decrypt(DecryptError::BodyAuthentication)
     }
 }
 
@@ -353,31 +354,95 @@ fn tampered_initial_message_consumes_no_one_time_prekey() {
     let before = bob.snapshot();
     // One flip in each region that gets past the codec.
     for (i, bit, expected) in [
-        (SPK_ID.start + 3, 0, Error::UnknownSignedPrekey),
+        (
+            SPK_ID.start + 3,
+            0,
+            Error::Handshake(HandshakeError::UnknownSignedPrekey),
+        ),
         // Id 4 -> 5: a one-time prekey Bob holds, but not the one the envelope was made for.
-        (OPK_ID.end - 1, 0, Error::SealedIdentity),
+        (
+            OPK_ID.end - 1,
+            0,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
         // Id 4 -> 6: no such one-time prekey (6 is a one-time KEM prekey).
-        (OPK_ID.end - 1, 1, Error::UnknownOneTimePrekey),
+        (
+            OPK_ID.end - 1,
+            1,
+            Error::Handshake(HandshakeError::UnknownOneTimePrekey),
+        ),
         // Id 4 -> 12: no such prekey.
-        (OPK_ID.end - 1, 3, Error::UnknownOneTimePrekey),
+        (
+            OPK_ID.end - 1,
+            3,
+            Error::Handshake(HandshakeError::UnknownOneTimePrekey),
+        ),
         // KEM id 6 -> 7: another one-time KEM prekey Bob holds; decapsulation with the wrong
         // key gives an unrelated secret.
-        (KEM_ID.end - 1, 0, Error::SealedIdentity),
+        (
+            KEM_ID.end - 1,
+            0,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
         // KEM id 6 -> 2: the last-resort KEM prekey.
-        (KEM_ID.end - 1, 2, Error::SealedIdentity),
+        (
+            KEM_ID.end - 1,
+            2,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
         // KEM id 6 -> 4: no such KEM prekey (4 is a one-time prekey).
-        (KEM_ID.end - 1, 1, Error::UnknownKemPrekey),
+        (
+            KEM_ID.end - 1,
+            1,
+            Error::Handshake(HandshakeError::UnknownKemPrekey),
+        ),
         // KEM id 6 -> 14: no such prekey.
-        (KEM_ID.end - 1, 3, Error::UnknownKemPrekey),
-        (BASE_KEY.start, 0, Error::SealedIdentity),
-        (BASE_KEY.end - 1, 7, Error::InvalidPublicKey),
-        (CIPHERTEXT.start, 0, Error::SealedIdentity),
-        (CIPHERTEXT.start + 500, 3, Error::SealedIdentity),
-        (CIPHERTEXT.end - 1, 7, Error::SealedIdentity),
-        (SEALED_IDENTITY.start + 30, 0, Error::SealedIdentity),
-        (INITIAL_HEADER.start + 40, 0, Error::UnknownSession),
-        (INITIAL_LEN - 100, 0, Error::BodyAuthentication),
-        (INITIAL_LEN - 1, 0, Error::BodyAuthentication),
+        (
+            KEM_ID.end - 1,
+            3,
+            Error::Handshake(HandshakeError::UnknownKemPrekey),
+        ),
+        (
+            BASE_KEY.start,
+            0,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
+        (BASE_KEY.end - 1, 7, Error::Key(KeyError::InvalidPublicKey)),
+        (
+            CIPHERTEXT.start,
+            0,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
+        (
+            CIPHERTEXT.start + 500,
+            3,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
+        (
+            CIPHERTEXT.end - 1,
+            7,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
+        (
+            SEALED_IDENTITY.start + 30,
+            0,
+            Error::Handshake(HandshakeError::SealedIdentity),
+        ),
+        (
+            INITIAL_HEADER.start + 40,
+            0,
+            Error::Decrypt(DecryptError::UnknownSession),
+        ),
+        (
+            INITIAL_LEN - 100,
+            0,
+            Error::Decrypt(DecryptError::BodyAuthentication),
+        ),
+        (
+            INITIAL_LEN - 1,
+            0,
+            Error::Decrypt(DecryptError::BodyAuthentication),
+        ),
     ] {
         let mut tampered = first.clone();
         tampered[i] ^= 1 << bit;
@@ -417,7 +482,7 @@ fn tampered_initial_message_consumes_no_one_time_prekey() {
         bob_for_carol
             .decrypt(&mut bob.account, &stale, &mut bob.rng)
             .map(|d| d.plaintext),
-        Err(Error::UnknownKemPrekey)
+        Err(Error::Handshake(HandshakeError::UnknownKemPrekey))
     );
     assert!(bob.account.to_bytes().unwrap() == before);
     let mut dave = Party::new(4);
@@ -508,7 +573,10 @@ fn truncated_and_extended_envelopes_are_rejected_by_the_codec() {
     // 208 is a bucket: the codec accepts the length, the body does not authenticate.
     let mut longer = m.clone();
     longer.resize(m.len() + 16, 0);
-    assert_eq!(bob.receive(&longer).unwrap_err(), Error::BodyAuthentication);
+    assert_eq!(
+        bob.receive(&longer).unwrap_err(),
+        Error::Decrypt(DecryptError::BodyAuthentication)
+    );
     assert!(bob.snapshot() == before);
     assert_eq!(bob.receive(&m).unwrap().plaintext, b"m");
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 use super::transport::ForeignTransport;
-use super::{DeviceAddress, FfiTransport, HemlisError};
+use super::{DeviceAddress, FfiTransport, HemlisError, ProtocolError};
 use hemlis::client::{ClientConfig, ClientParts, ReceiveReport, Received};
 use hemlis::transport::Address;
 use hemlis::{Client, ClientError, SqliteStore, SystemClock, os_rng};
@@ -48,10 +48,46 @@ impl From<Received> for ReceivedMessage {
 /// and dropped.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RejectedEnvelope {
-    /// The sender the relay named.
+    /// The relay's id of the envelope (it was acknowledged and dropped).
+    pub id: u64,
+    /// The sender the relay named (not proven: the envelope did not authenticate as it).
     pub sender: DeviceAddress,
     /// Why it was rejected.
-    pub reason: String,
+    pub reason: RejectReason,
+}
+
+/// Why an envelope was rejected (hemlis's `RejectReason`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// It failed the protocol: malformed, forged, tampered, or for no session.
+    Protocol {
+        /// The group and the cause.
+        error: ProtocolError,
+    },
+    /// The stored record of the named sender failed authentication; other peers are
+    /// unaffected.
+    CorruptRecord {
+        /// Which table.
+        table: String,
+    },
+    /// The sender sealed inside the message is not the device the relay named.
+    SenderMismatch,
+    /// A reason this layer does not know yet.
+    Other,
+}
+
+impl From<&hemlis::client::RejectReason> for RejectReason {
+    fn from(r: &hemlis::client::RejectReason) -> Self {
+        match r {
+            hemlis::client::RejectReason::Protocol(e) => Self::Protocol { error: e.into() },
+            hemlis::client::RejectReason::CorruptRecord(table) => Self::CorruptRecord {
+                table: format!("{table:?}"),
+            },
+            hemlis::client::RejectReason::SenderMismatch => Self::SenderMismatch,
+            _ => Self::Other,
+        }
+    }
 }
 
 /// What one `receive_report` call did.
@@ -73,9 +109,10 @@ impl From<ReceiveReport> for ReceiveSummary {
             rejected: r
                 .rejected
                 .into_iter()
-                .map(|(from, e)| RejectedEnvelope {
-                    sender: (&from).into(),
-                    reason: e.to_string(),
+                .map(|r| RejectedEnvelope {
+                    id: r.id,
+                    sender: (&r.from).into(),
+                    reason: (&r.reason).into(),
                 })
                 .collect(),
         }

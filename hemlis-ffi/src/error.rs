@@ -6,6 +6,8 @@ use hemlis::ClientError;
 use hemlis::store::StoreError;
 use hemlis::transport::TransportError;
 
+use crate::protocol_error::ProtocolError;
+
 /// What can go wrong in a `HemlisClient` call: one variant per cause an app can act on
 /// (they mirror the Rust `ClientError`). Text fields are called `reason`, not `message`:
 /// in Kotlin, `message` is every exception's own property.
@@ -35,6 +37,8 @@ pub enum HemlisError {
     /// The transport failed; what was to be sent stays in the outbox.
     #[error("transport failed: {reason}")]
     Transport {
+        /// Which failure.
+        kind: TransportKind,
         /// What the transport said.
         reason: String,
     },
@@ -53,20 +57,17 @@ pub enum HemlisError {
     /// No identity is known for this peer device yet.
     #[error("no identity known for this device")]
     UnknownPeer,
-    /// A message whose sealed sender is not the device the relay named.
-    #[error("the sender inside the message is not the one the relay named")]
-    SenderMismatch,
-    /// A protocol error (malformed bundle, bad signature, ...).
-    #[error("protocol error: {reason}")]
+    /// A protocol error (malformed bundle, bad signature, ...), by group and cause.
+    #[error("protocol error: {error:?}")]
     Protocol {
-        /// The protocol error.
-        reason: String,
+        /// The group and the cause.
+        error: ProtocolError,
     },
     /// The database failed (I/O, a full disk, a locked file, a newer schema).
-    #[error("store failed: {reason}")]
+    #[error("store failed: {error:?}")]
     Store {
-        /// The store error.
-        reason: String,
+        /// Which failure.
+        error: StoreFailure,
     },
     /// An argument the app passed is invalid (a storage key not 32 bytes, an empty user id).
     #[error("invalid argument: {reason}")]
@@ -82,16 +83,73 @@ pub enum HemlisError {
     },
 }
 
+/// Which way a transport call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The relay could not be reached or did not answer; the client retries later.
+    Unavailable,
+    /// The relay knows no such user or device, or has no bundle for it.
+    NotFound,
+    /// The relay refused the request.
+    Rejected,
+    /// A failure this layer does not know yet.
+    Other,
+}
+
+/// Why the database failed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// The backend failed (I/O, a full disk, a locked or corrupt database).
+    Backend {
+        /// What the backend said.
+        reason: String,
+    },
+    /// The database was written by a newer release with a schema this one cannot read.
+    UnsupportedSchema {
+        /// The schema version found.
+        version: i64,
+    },
+    /// A failure this layer does not know yet.
+    Other {
+        /// What it said.
+        reason: String,
+    },
+}
+
+impl From<&StoreError> for StoreFailure {
+    fn from(e: &StoreError) -> Self {
+        match e {
+            StoreError::Backend(reason) => Self::Backend {
+                reason: reason.clone(),
+            },
+            StoreError::UnsupportedSchema(version) => Self::UnsupportedSchema { version: *version },
+            other => Self::Other {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<&TransportError> for TransportKind {
+    fn from(e: &TransportError) -> Self {
+        match e {
+            TransportError::Unavailable(_) => Self::Unavailable,
+            TransportError::NotFound => Self::NotFound,
+            TransportError::Rejected(_) => Self::Rejected,
+            _ => Self::Other,
+        }
+    }
+}
+
 impl From<ClientError> for HemlisError {
     fn from(e: ClientError) -> Self {
         match e {
-            ClientError::Protocol(e) => Self::Protocol {
-                reason: e.to_string(),
-            },
-            ClientError::Store(e) => Self::Store {
-                reason: e.to_string(),
-            },
+            ClientError::Protocol(e) => Self::Protocol { error: (&e).into() },
+            ClientError::Store(e) => Self::Store { error: (&e).into() },
             ClientError::Transport(e) => Self::Transport {
+                kind: (&e).into(),
                 reason: e.to_string(),
             },
             ClientError::WrongStorageKey => Self::WrongStorageKey,
@@ -110,7 +168,6 @@ impl From<ClientError> for HemlisError {
                 user: address.user().to_owned(),
                 device: address.device(),
             },
-            ClientError::SenderMismatch => Self::SenderMismatch,
             ClientError::UnknownPeer => Self::UnknownPeer,
             ClientError::InvalidConfig => Self::InvalidArgument {
                 reason: "invalid client configuration".into(),

@@ -34,13 +34,19 @@ mod async_client;
 mod async_transport;
 mod client;
 mod error;
+mod protocol_error;
 mod relay;
 mod transport;
 
 pub use async_client::{HemlisAsyncClient, open_or_create_async_client};
 pub use async_transport::FfiAsyncTransport;
-pub use client::{HemlisClient, ReceiveSummary, ReceivedMessage, RejectedEnvelope, SafetyNumberRecord};
-pub use error::{HemlisError, TransportFailure};
+pub use client::{
+    HemlisClient, ReceiveSummary, ReceivedMessage, RejectReason, RejectedEnvelope, SafetyNumberRecord,
+};
+pub use error::{HemlisError, StoreFailure, TransportFailure, TransportKind};
+pub use protocol_error::{
+    DecodeKind, DecryptKind, HandshakeKind, KeyKind, MisuseKind, ProtocolError, StateKind,
+};
 pub use relay::RelayCore;
 pub use transport::{DeviceAddress, FfiTransport, IncomingEnvelope};
 

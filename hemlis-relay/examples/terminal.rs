@@ -201,8 +201,11 @@ fn poll(client: &mut Client, changed: &mut BTreeSet<Address>) {
         println!("[from {}] {}", message.from, printable(&message.body));
         read.push(message.id);
     }
-    for (from, error) in &report.rejected {
-        println!("(dropped an envelope claiming to be from {from}: {error})");
+    for rejection in &report.rejected {
+        println!(
+            "(dropped an envelope claiming to be from {}: {})",
+            rejection.from, rejection.reason
+        );
     }
     if !read.is_empty()
         && let Err(e) = client.mark_read(&read)

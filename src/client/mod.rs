@@ -13,7 +13,8 @@ mod asynchronous;
 mod blocking;
 
 pub use crate::device::{
-    ClientConfig, ClientError, Clock, ReceiveReport, Received, SafetyNumber, SystemClock, safety_number,
+    ClientConfig, ClientError, Clock, ReceiveReport, Received, RejectReason, Rejection, SafetyNumber,
+    SystemClock, safety_number,
 };
 pub use asynchronous::{AsyncClient, AsyncClientParts};
 pub use blocking::{Client, ClientParts};

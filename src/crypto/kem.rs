@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::secret::Secret32;
+use crate::error::KeyError;
 use crate::error::{Error, Result};
 
 /// Length of an ML-KEM-768 encapsulation (public) key.
@@ -80,8 +81,10 @@ impl fmt::Debug for KemKeyPair {
 
 /// Checks that `public` is a valid ML-KEM-768 encapsulation key (FIPS 203 modulus check).
 pub(crate) fn check_public(public: &[u8]) -> Result<EncapsulationKey<MlKem768>> {
-    let bytes: [u8; KEM_PUBLIC_LEN] = public.try_into().map_err(|_| Error::InvalidPublicKey)?;
-    EncapsulationKey::new(&Array::from(bytes)).map_err(|_| Error::InvalidPublicKey)
+    let bytes: [u8; KEM_PUBLIC_LEN] = public
+        .try_into()
+        .map_err(|_| Error::Key(KeyError::InvalidPublicKey))?;
+    EncapsulationKey::new(&Array::from(bytes)).map_err(|_| Error::Key(KeyError::InvalidPublicKey))
 }
 
 /// Encapsulates to `public` with 32 bytes of `rng` (the FIPS 203 message `m`).

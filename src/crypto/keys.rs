@@ -14,6 +14,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::secret::Secret32;
+use crate::error::KeyError;
 use crate::error::{Error, Result};
 
 /// A device's long-term identity: an Ed25519 key pair. Zeroized on drop.
@@ -90,10 +91,10 @@ impl IdentityKey {
     /// Parses and validates a public identity key: the encoding must be canonical and the
     /// point must not be of small order.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::InvalidPublicKey)?;
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::Key(KeyError::InvalidPublicKey))?;
         // from_bytes accepts a y coordinate >= p; re-encoding exposes that.
         if key.to_edwards().compress().as_bytes() != bytes || key.is_weak() {
-            return Err(Error::InvalidPublicKey);
+            return Err(Error::Key(KeyError::InvalidPublicKey));
         }
         Ok(Self {
             x25519: key.to_montgomery().to_bytes(),
@@ -121,7 +122,7 @@ impl IdentityKey {
         let signature = Signature::from_bytes(signature);
         self.key
             .verify_strict(message, &signature)
-            .map_err(|_| Error::BadSignature)
+            .map_err(|_| Error::Key(KeyError::BadSignature))
     }
 }
 
@@ -192,7 +193,7 @@ fn dh(secret: &Secret32, their_public: &[u8; 32]) -> Result<Secret32> {
     let secret = StaticSecret::from(*secret.expose());
     let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
     if !shared.was_contributory() {
-        return Err(Error::NonContributoryKey);
+        return Err(Error::Key(KeyError::NonContributoryKey));
     }
     Ok(Secret32::from_bytes(shared.to_bytes()))
 }
@@ -205,7 +206,7 @@ pub(crate) fn check_x25519_canonical(u: &[u8; 32]) -> Result<()> {
     let top_bit = u[31] & 0x80 != 0;
     let at_least_p = u[31] == 0x7f && u[1..31].iter().all(|&b| b == 0xff) && u[0] >= 0xed;
     if top_bit || at_least_p {
-        return Err(Error::InvalidPublicKey);
+        return Err(Error::Key(KeyError::InvalidPublicKey));
     }
     Ok(())
 }
@@ -216,6 +217,6 @@ pub(crate) fn check_x25519_prekey(u: &[u8; 32]) -> Result<()> {
     check_x25519_canonical(u)?;
     match MontgomeryPoint(*u).to_edwards(0) {
         Some(point) if !point.is_small_order() => Ok(()),
-        _ => Err(Error::InvalidPublicKey),
+        _ => Err(Error::Key(KeyError::InvalidPublicKey)),
     }
 }

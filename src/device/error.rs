@@ -1,11 +1,19 @@
-//! The client's errors (docs/ARCHITECTURE.md, section 3).
+//! The client's errors (docs/ARCHITECTURE.md, section 7).
 
 use thiserror::Error;
 
 use crate::store::{StoreError, Table};
 use crate::transport::{Address, TransportError};
 
-/// What can go wrong in the client.
+/// What can go wrong in the client, by who must act: the protocol layer refused
+/// ([`Protocol`](Self::Protocol), its own groups inside); the store or the transport failed
+/// (nothing was changed, or what was to be sent stays in the outbox); the storage key is
+/// wrong or a record is damaged (`WrongStorageKey`, `CorruptRecord`); the call was wrong
+/// for this store or its arguments (`NoDevice`, `DeviceExists`, `InvalidAddress`,
+/// `InvalidConfig`, `UnknownPeer`, `BundleNeeded`); a peer needs the user's decision or
+/// cannot be reached as asked (`IdentityChanged`, `NoDevices`). An incoming envelope that
+/// fails is not an error of the call: it is a [`Rejection`](super::Rejection) in the
+/// report.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ClientError {
@@ -43,9 +51,6 @@ pub enum ClientError {
         /// The device whose key changed.
         address: Address,
     },
-    /// An envelope whose sealed sender address is not the device the transport named.
-    #[error("the sender inside the message is not the one the relay named")]
-    SenderMismatch,
     /// A configuration the client cannot work with (for example more one-time prekeys
     /// than one upload holds).
     #[error("invalid client configuration")]

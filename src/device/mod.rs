@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 pub use config::{ClientConfig, Clock, SystemClock};
 pub use error::ClientError;
-pub use receive::{ReceiveReport, Received};
+pub use receive::{ReceiveReport, Received, RejectReason, Rejection};
 pub use safety::{SafetyNumber, safety_number};
 pub use send::{Lookup, Lookups, Transmit};
 pub use upkeep::Upload;

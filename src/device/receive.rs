@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::records::{InboxRecord, PeerRecord, PendingIdentity};
 use super::{ClientError, Device, payload};
+use crate::error::{DecryptError, HandshakeError};
 use crate::session::Staged;
 use crate::store::{Table, Write};
 use crate::transport::{Address, Incoming};
@@ -46,14 +47,45 @@ pub struct ReceiveReport {
     pub duplicates: usize,
     /// Envelopes that can never be read (tampered, forged, relabelled, not for any
     /// session), with why; they are acknowledged and dropped.
-    pub rejected: Vec<(Address, ClientError)>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// An envelope dropped for good: it was acknowledged, nothing of it was stored, and no
+/// state changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The relay's id of the envelope.
+    pub id: u64,
+    /// The sender device the relay named. Not proven: the envelope did not authenticate as
+    /// coming from it.
+    pub from: Address,
+    /// Why it was dropped.
+    pub reason: RejectReason,
+}
+
+/// Why an envelope was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The envelope failed the protocol: malformed, forged, tampered, or for no session
+    /// (the error's group tells which rule).
+    #[error(transparent)]
+    Protocol(#[from] Error),
+    /// The stored record of the named sender does not authenticate (damaged or tampered
+    /// at rest): its messages cannot be read; other peers are unaffected.
+    #[error("stored record failed authentication")]
+    CorruptRecord(Table),
+    /// The sender sealed inside the message is not the device the relay named.
+    #[error("the sender inside the message is not the one the relay named")]
+    SenderMismatch,
 }
 
 /// How one envelope went.
 enum Outcome {
     Delivered,
     Duplicate,
-    Rejected(ClientError),
+    Rejected(RejectReason),
 }
 
 impl Device {
@@ -72,7 +104,11 @@ impl Device {
             match self.receive_one(envelope, rng)? {
                 Outcome::Delivered => {}
                 Outcome::Duplicate => report.duplicates += 1,
-                Outcome::Rejected(e) => report.rejected.push((envelope.from.clone(), e)),
+                Outcome::Rejected(reason) => report.rejected.push(Rejection {
+                    id: envelope.id,
+                    from: envelope.from.clone(),
+                    reason,
+                }),
             }
             self.acks.push(envelope.id);
         }
@@ -131,25 +167,33 @@ impl Device {
             Ok(record) => record,
             // A damaged record of one peer must not block the mailbox: its messages cannot
             // be read, others still can.
-            Err(e @ ClientError::CorruptRecord(_)) => return Ok(Outcome::Rejected(e)),
+            Err(ClientError::CorruptRecord(table)) => {
+                return Ok(Outcome::Rejected(RejectReason::CorruptRecord(table)));
+            }
             Err(e) => return Err(e),
         };
         let mut sessions = match self.sessions_of(&record) {
             Ok(sessions) => sessions,
-            Err(e @ ClientError::Protocol(_)) => return Ok(Outcome::Rejected(e)),
+            Err(ClientError::Protocol(e)) => return Ok(Outcome::Rejected(RejectReason::Protocol(e))),
             Err(e) => return Err(e),
         };
         let staged = match sessions.decrypt_staged(&self.account, &incoming.envelope, rng) {
             Ok(staged) => Ok((staged, false)),
-            Err(Error::IdentityMismatch) | Err(Error::UnknownSession) if record.pinned.is_some() => {
+            Err(Error::Handshake(HandshakeError::IdentityMismatch))
+            | Err(Error::Decrypt(DecryptError::UnknownSession))
+                if record.pinned.is_some() =>
+            {
                 self.decrypt_as_changed_identity(&mut record, incoming, rng)
             }
             Err(e) => Err(e),
         };
         let (staged, changed) = match staged {
             Ok(ok) => ok,
-            Err(Error::Duplicate | Error::ReplayedInitialMessage) => return Ok(Outcome::Duplicate),
-            Err(e) => return Ok(Outcome::Rejected(e.into())),
+            Err(
+                Error::Decrypt(DecryptError::Duplicate)
+                | Error::Handshake(HandshakeError::ReplayedInitialMessage),
+            ) => return Ok(Outcome::Duplicate),
+            Err(e) => return Ok(Outcome::Rejected(RejectReason::Protocol(e))),
         };
         let Staged {
             decrypted,
@@ -164,7 +208,7 @@ impl Device {
             // The relay (or the peer) put another sender on this envelope. Trust nothing of
             // it: nothing was committed, and the staged sessions and account change are
             // dropped, so the envelope changes no state.
-            return Ok(Outcome::Rejected(ClientError::SenderMismatch));
+            return Ok(Outcome::Rejected(RejectReason::SenderMismatch));
         };
         if !changed {
             record.set_sessions(&sessions.to_bytes()?);

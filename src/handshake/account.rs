@@ -18,6 +18,7 @@ use crate::crypto::kem::KemKeyPair;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result, StateError};
+use crate::error::{HandshakeError, MisuseError};
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::Envelope;
@@ -272,7 +273,9 @@ impl Account {
     /// Reads who sent an initial envelope, changing nothing. Lets a caller find the
     /// sessions of that peer before decrypting.
     pub fn initial_sender(&self, envelope: &Envelope<'_>) -> Result<IdentityKey> {
-        let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
+        let prefix = envelope
+            .initial()
+            .ok_or(Error::Misuse(MisuseError::NotInitialMessage))?;
         let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
         let keys = ResponderKeys {
             identity: &self.identity,
@@ -294,14 +297,14 @@ impl Account {
             .chain(&self.retired_signed_prekeys)
             .find(|s| s.kem_id == id)
             .map(|s| Some(&s.kem))
-            .ok_or(Error::UnknownKemPrekey)
+            .ok_or(Error::Handshake(HandshakeError::UnknownKemPrekey))
     }
 
     fn signed_prekey_by_id(&self, id: u32) -> Result<&SignedPrekey> {
         core::iter::once(&self.signed_prekey)
             .chain(&self.retired_signed_prekeys)
             .find(|s| s.id == id)
-            .ok_or(Error::UnknownSignedPrekey)
+            .ok_or(Error::Handshake(HandshakeError::UnknownSignedPrekey))
     }
 
     /// Runs PQXDH as the responder for an initial envelope, changing nothing: checks the
@@ -310,22 +313,24 @@ impl Account {
     /// ([`Account::accept_initial`]); a classical (no KEM) message is refused unless
     /// `allow_classical`.
     pub(crate) fn respond(&self, envelope: &Envelope<'_>, allow_classical: bool) -> Result<Responded> {
-        let prefix = envelope.initial().ok_or(Error::NotInitialMessage)?;
+        let prefix = envelope
+            .initial()
+            .ok_or(Error::Misuse(MisuseError::NotInitialMessage))?;
         if prefix.kem.is_none() && !allow_classical {
-            return Err(Error::ClassicalRefused);
+            return Err(Error::Handshake(HandshakeError::ClassicalRefused));
         }
         let spk = self.signed_prekey_by_id(prefix.signed_prekey_id)?;
         if spk.seen.contains(&prefix.base_key) {
-            return Err(Error::ReplayedInitialMessage);
+            return Err(Error::Handshake(HandshakeError::ReplayedInitialMessage));
         }
         if spk.seen.len() >= self.limits.max_replay_records {
-            return Err(Error::ReplayRecordFull);
+            return Err(Error::State(StateError::ReplayRecordFull));
         }
         let one_time = match prefix.one_time_prekey_id {
             Some(id) => Some(
                 self.one_time_prekeys
                     .get(&id)
-                    .ok_or(Error::UnknownOneTimePrekey)?,
+                    .ok_or(Error::Handshake(HandshakeError::UnknownOneTimePrekey))?,
             ),
             None => None,
         };

@@ -18,6 +18,7 @@ use crate::crypto::kem::{KemKeyPair, check_public, encapsulate};
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair, check_x25519_canonical};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result};
+use crate::error::{HandshakeError, InternalError};
 use crate::wire::{InitialPrefix, SEALED_IDENTITY_LEN, write_initial_prefix};
 
 /// The associated data of the sealed identity: every initial-prefix byte before it.
@@ -42,7 +43,7 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     let kem_key = match bundle.kem_prekey() {
         Some(kem) => Some((kem.id, check_public(&kem.key)?)),
         None if allow_classical => None,
-        None => return Err(Error::ClassicalRefused),
+        None => return Err(Error::Handshake(HandshakeError::ClassicalRefused)),
     };
     let ephemeral = DhKeyPair::generate(rng);
     let spk = bundle.signed_prekey();
@@ -86,7 +87,7 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
         identity.public().as_bytes(),
         rng,
     )
-    .map_err(|_| Error::PlaintextTooLong)?;
+    .map_err(|_| InternalError::Seal)?;
     prefix.sealed_identity.copy_from_slice(&sealed);
     Ok((sk, prefix))
 }
@@ -110,7 +111,7 @@ pub(crate) fn open_identity(
     let kem_secret = match (&prefix.kem, keys.kem_prekey) {
         (Some((_, ciphertext)), Some(pair)) => Some(pair.decapsulate(ciphertext)),
         (None, None) => None,
-        _ => return Err(Error::UnknownKemPrekey),
+        _ => return Err(Error::Handshake(HandshakeError::UnknownKemPrekey)),
     };
     let key = sealed_identity_key(
         &dh3,
@@ -120,8 +121,11 @@ pub(crate) fn open_identity(
         keys.identity.public().as_bytes(),
     );
     let opened = aead::open(&key, &sealed_identity_ad(prefix), &prefix.sealed_identity)
-        .map_err(|_| Error::SealedIdentity)?;
-    let bytes: &[u8; 32] = opened.as_slice().try_into().map_err(|_| Error::SealedIdentity)?;
+        .map_err(|_| Error::Handshake(HandshakeError::SealedIdentity))?;
+    let bytes: &[u8; 32] = opened
+        .as_slice()
+        .try_into()
+        .map_err(|_| Error::Handshake(HandshakeError::SealedIdentity))?;
     Ok((IdentityKey::from_bytes(bytes)?, dh3, kem_secret))
 }
 

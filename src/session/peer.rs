@@ -18,6 +18,7 @@ use super::ratchet::{Session, SessionState};
 use super::respond::{Accepted, prepare_initial};
 use crate::crypto::keys::{IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::{reserve_wiping, wipe_all, wipe_spare};
+use crate::error::{DecryptError, HandshakeError, MisuseError};
 use crate::error::{Error, Result, StateError};
 use crate::handshake::{Account, AccountChange, PrekeyBundle};
 use crate::limits::Limits;
@@ -118,7 +119,7 @@ impl PeerSessions {
 
     fn check_identity(&self, identity: &IdentityKey) -> Result<()> {
         match &self.remote_identity {
-            Some(known) if known != identity => Err(Error::IdentityMismatch),
+            Some(known) if known != identity => Err(Error::Handshake(HandshakeError::IdentityMismatch)),
             _ => Ok(()),
         }
     }
@@ -150,7 +151,7 @@ impl PeerSessions {
     pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, plaintext: &[u8], rng: &mut R) -> Result<Vec<u8>> {
         self.active
             .as_mut()
-            .ok_or(Error::NoSession)?
+            .ok_or(Error::Misuse(MisuseError::NoSession))?
             .encrypt(plaintext, rng)
     }
 
@@ -192,7 +193,7 @@ impl PeerSessions {
             };
             let Some(session) = session else { break };
             match session.decrypt_parsed(&envelope, rng) {
-                Err(Error::UnknownSession) => continue,
+                Err(Error::Decrypt(DecryptError::UnknownSession)) => continue,
                 Err(e) => return Err(e),
                 Ok(plaintext) => {
                     let sender = session.remote_identity().clone();
@@ -211,7 +212,7 @@ impl PeerSessions {
             }
         }
         if envelope.initial().is_none() {
-            return Err(Error::UnknownSession);
+            return Err(Error::Decrypt(DecryptError::UnknownSession));
         }
         let accepted = prepare_initial(account, &envelope, self.allow_classical, self.limits, rng)?;
         self.check_identity(accepted.session.remote_identity())?;

@@ -15,6 +15,7 @@ use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
 use crate::crypto::secret::Secret32;
 use crate::error::{Error, Result, StateError};
+use crate::error::{InternalError, MisuseError};
 use crate::handshake::PrekeyBundle;
 use crate::handshake::pqxdh;
 use crate::limits::Limits;
@@ -70,7 +71,8 @@ pub(super) struct SessionState {
 
 impl Session {
     /// Starts a post-quantum session (PQXDH) as the initiator from a verified prekey bundle.
-    /// A bundle without a KEM prekey is refused with [`Error::ClassicalRefused`].
+    /// A bundle without a KEM prekey is refused with
+    /// [`HandshakeError::ClassicalRefused`](crate::HandshakeError::ClassicalRefused).
     ///
     /// Randomness drawn, in order: EK_A (32 bytes), the ML-KEM message (32), the sealed
     /// identity's nonce (24), the first ratchet key (32).
@@ -228,12 +230,15 @@ impl Session {
     /// (24).
     pub fn encrypt<R: CryptoRng + ?Sized>(&mut self, plaintext: &[u8], rng: &mut R) -> Result<Vec<u8>> {
         if plaintext.len() > self.limits.max_plaintext_len {
-            return Err(Error::PlaintextTooLong);
+            return Err(Error::Misuse(MisuseError::PlaintextTooLong));
         }
         let ad = self.associated_data();
         let state = &mut self.state;
-        let send = state.send.as_mut().ok_or(Error::NoSession)?;
-        let next_n = send.n.checked_add(1).ok_or(Error::ChainExhausted)?;
+        let send = state.send.as_mut().ok_or(Error::Misuse(MisuseError::NoSession))?;
+        let next_n = send
+            .n
+            .checked_add(1)
+            .ok_or(Error::State(StateError::ChainExhausted))?;
         let (message_key, next_chain_key) = kdf_ck(&send.key);
         let header = Header {
             ratchet_key: *state.ratchet.public(),
@@ -264,12 +269,12 @@ impl Session {
             &send.header_key,
             body_ad.get(ad.len()..).unwrap_or_default(),
         )
-        .map_err(|_| Error::PlaintextTooLong)?;
+        .map_err(|_| InternalError::Seal)?;
         body_ad.extend_from_slice(out.get(header_start..).unwrap_or_default());
         let body_start = out.len();
         out.extend_from_slice(body_nonce);
         pad_into(&mut out, plaintext);
-        aead::seal_tail(&mut out, body_start, &message_key, &body_ad).map_err(|_| Error::PlaintextTooLong)?;
+        aead::seal_tail(&mut out, body_start, &message_key, &body_ad).map_err(|_| InternalError::Seal)?;
         send.key = next_chain_key;
         send.n = next_n;
         Ok(out)

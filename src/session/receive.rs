@@ -12,6 +12,7 @@ use super::ratchet::Session;
 use crate::crypto::aead;
 use crate::crypto::keys::check_x25519_canonical;
 use crate::crypto::secret::Secret32;
+use crate::error::DecryptError;
 use crate::error::{Error, Result};
 use crate::wire::{Envelope, Header, unpad};
 
@@ -55,7 +56,7 @@ impl Session {
         body_ad.extend_from_slice(&ad);
         body_ad.extend_from_slice(before);
         let padded = aead::open(message_key, &body_ad, envelope.sealed_body())
-            .map_err(|_| Error::BodyAuthentication)?;
+            .map_err(|_| Error::Decrypt(DecryptError::BodyAuthentication))?;
         unpad(padded)
     }
 
@@ -65,7 +66,10 @@ impl Session {
         envelope: &Envelope<'_>,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
-        match self.open_any_header(envelope).ok_or(Error::UnknownSession)? {
+        match self
+            .open_any_header(envelope)
+            .ok_or(Error::Decrypt(DecryptError::UnknownSession))?
+        {
             Opened::Current(h) => self.receive_current(h, envelope),
             Opened::Next(h) => self.receive_next(h, envelope, rng),
             Opened::Old(chain, h) => self.receive_skipped(chain, h.n, envelope),
@@ -74,7 +78,11 @@ impl Session {
 
     /// A message from a kept chain: its key must still be stored.
     fn receive_skipped(&mut self, chain: usize, n: u32, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
-        let key = self.state.skipped.find(chain, n).ok_or(Error::Duplicate)?;
+        let key = self
+            .state
+            .skipped
+            .find(chain, n)
+            .ok_or(Error::Decrypt(DecryptError::Duplicate))?;
         let plaintext = self.open_body(key, envelope)?;
         self.state.skipped.remove(chain, n);
         Ok(plaintext)
@@ -83,18 +91,18 @@ impl Session {
     /// A message of the current receiving chain.
     fn receive_current(&mut self, header: Header, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
         let Some(recv) = &self.state.recv else {
-            return Err(Error::UnknownSession);
+            return Err(Error::Decrypt(DecryptError::UnknownSession));
         };
         if header.n < recv.n {
             let chain = self
                 .state
                 .skipped
                 .chain_index(&recv.header_key)
-                .ok_or(Error::Duplicate)?;
+                .ok_or(Error::Decrypt(DecryptError::Duplicate))?;
             return self.receive_skipped(chain, header.n, envelope);
         }
         if header.n - recv.n > self.limits.max_skip || header.n == u32::MAX {
-            return Err(Error::TooFarAhead);
+            return Err(Error::Decrypt(DecryptError::TooFarAhead));
         }
         let Advance {
             skipped,
@@ -132,7 +140,7 @@ impl Session {
             .as_ref()
             .map_or(0, |r| header.previous_chain_len.saturating_sub(r.n));
         if old_remaining > self.limits.max_skip || header.n > self.limits.max_skip || header.n == u32::MAX {
-            return Err(Error::TooFarAhead);
+            return Err(Error::Decrypt(DecryptError::TooFarAhead));
         }
         let old_skipped = match &state.recv {
             Some(r) => skip_to(&r.key, r.n, header.previous_chain_len),

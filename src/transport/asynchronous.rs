@@ -1,4 +1,4 @@
-//! The async transport (docs/ARCHITECTURE.md, section 7): the same six calls as
+//! The async transport (docs/ARCHITECTURE.md, section 8): the same six calls as
 //! [`Transport`](super::Transport), as futures, for apps on an async runtime. No runtime
 //! is assumed: the futures are `Send` and are polled by whatever executor the app uses.
 

@@ -1,4 +1,4 @@
-//! An in-memory relay for tests and examples (docs/ARCHITECTURE.md, section 7). It keeps bundles and
+//! An in-memory relay for tests and examples (docs/ARCHITECTURE.md, section 8). It keeps bundles and
 //! mailboxes like a real server, and records every byte it is handed, so tests can prove
 //! what a relay learns.
 

@@ -1,4 +1,4 @@
-//! The transport the app brings (docs/ARCHITECTURE.md, section 7; docs/PROTOCOL.md, section 12): publish
+//! The transport the app brings (docs/ARCHITECTURE.md, section 8; docs/PROTOCOL.md, section 12): publish
 //! prekeys, fetch bundles, send envelopes, fetch and acknowledge what arrived.
 //!
 //! Everything that crosses it is a prekey upload or a bundle (public keys and signatures)

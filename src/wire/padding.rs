@@ -7,6 +7,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::error::DecryptError;
 use crate::error::Error;
 
 /// The smallest padded length; all plaintexts of 0 to `MIN_PADDED_LEN - 1` bytes share it.
@@ -42,10 +43,10 @@ pub(crate) fn pad_into(out: &mut Vec<u8>, plaintext: &[u8]) {
 /// Removes the padding, checking that it is exactly `0x80` followed by zero bytes.
 pub(crate) fn unpad(mut padded: Zeroizing<Vec<u8>>) -> Result<Vec<u8>, Error> {
     let Some(marker) = padded.iter().rposition(|&b| b != 0) else {
-        return Err(Error::InvalidPadding);
+        return Err(Error::Decrypt(DecryptError::InvalidPadding));
     };
     if padded.get(marker) != Some(&0x80) {
-        return Err(Error::InvalidPadding);
+        return Err(Error::Decrypt(DecryptError::InvalidPadding));
     }
     padded.truncate(marker);
     Ok(core::mem::take(&mut *padded))
@@ -84,9 +85,15 @@ mod tests {
             assert_eq!(padded.len(), padded_len(len));
             assert_eq!(unpad(padded).ok(), Some(pt));
         }
-        assert_eq!(unpad(Zeroizing::new(vec![0; 192])), Err(Error::InvalidPadding));
+        assert_eq!(
+            unpad(Zeroizing::new(vec![0; 192])),
+            Err(Error::Decrypt(DecryptError::InvalidPadding))
+        );
         let mut bad = vec![0u8; 192];
         bad[3] = 0x81;
-        assert_eq!(unpad(Zeroizing::new(bad)), Err(Error::InvalidPadding));
+        assert_eq!(
+            unpad(Zeroizing::new(bad)),
+            Err(Error::Decrypt(DecryptError::InvalidPadding))
+        );
     }
 }

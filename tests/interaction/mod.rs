@@ -20,6 +20,7 @@ use std::collections::HashSet;
 
 use hemlis::rand_core::SeedableRng;
 use hemlis::{Account, Decrypted, Error, Limits, PeerSessions, PrekeyBundle};
+use hemlis::{DecryptError, HandshakeError, MisuseError};
 use rand_chacha::ChaCha20Rng;
 
 /// At most this many operations are taken from a schedule, so no chain can skip more than
@@ -398,7 +399,7 @@ impl World {
                 &mut self.bob
             };
             let result = party.peer.encrypt(b"too early", &mut party.rng);
-            assert_eq!(result, Err(Error::NoSession));
+            assert_eq!(result, Err(Error::Misuse(MisuseError::NoSession)));
             return;
         }
         let text = self.plaintext(len);
@@ -472,11 +473,11 @@ impl World {
             return;
         }
         let expected = if kept {
-            Error::Duplicate
+            Error::Decrypt(DecryptError::Duplicate)
         } else if msg.initial {
-            Error::ReplayedInitialMessage
+            Error::Handshake(HandshakeError::ReplayedInitialMessage)
         } else {
-            Error::UnknownSession
+            Error::Decrypt(DecryptError::UnknownSession)
         };
         assert_eq!(result.map(|d| d.plaintext), Err(expected), "{context}");
         assert!(

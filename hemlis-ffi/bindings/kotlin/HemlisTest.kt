@@ -18,6 +18,7 @@ import uniffi.hemlis.HemlisAsyncClient
 import uniffi.hemlis.openOrCreateAsyncClient
 import uniffi.hemlis.HemlisClient
 import uniffi.hemlis.HemlisException
+import uniffi.hemlis.TransportKind
 import uniffi.hemlis.IncomingEnvelope
 import uniffi.hemlis.RelayCore
 import uniffi.hemlis.TransportFailure
@@ -140,6 +141,7 @@ fun restartAndOutbox(dir: Path) {
         throw AssertionError("flush succeeded with the relay down")
     } catch (e: HemlisException.Transport) {
         check(e.reason.contains("relay unreachable"), "transport reason: ${e.reason}")
+        check(e.kind == TransportKind.UNAVAILABLE, "transport kind: ${e.kind}")
     }
     relay.down = false
     check(alice.flush() == 1u, "flushed")

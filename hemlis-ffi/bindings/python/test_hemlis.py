@@ -234,7 +234,11 @@ class HemlisTest(unittest.TestCase):
         self.assertEqual(report.messages, [])
         self.assertEqual(len(report.rejected), 1)
         self.assertEqual(report.rejected[0].sender, hemlis.DeviceAddress(user="alice", device=1))
-        self.assertTrue(report.rejected[0].reason)
+        # Typed all the way down: the body (the middle of the envelope) failed authentication.
+        reason = report.rejected[0].reason
+        self.assertIsInstance(reason, hemlis.RejectReason.PROTOCOL)
+        self.assertIsInstance(reason.error, hemlis.ProtocolError.DECRYPT)
+        self.assertEqual(reason.error.kind, hemlis.DecryptKind.BODY_AUTHENTICATION)
         self.assertEqual(report.duplicates, 0)
         self.assertEqual(self.relay.waiting("bob"), 0, "a rejected envelope is acknowledged and dropped")
 
@@ -271,6 +275,7 @@ class HemlisTest(unittest.TestCase):
         with self.assertRaises(HemlisError.Transport) as cm:
             alice.flush()
         self.assertIn("relay unreachable", cm.exception.reason)
+        self.assertEqual(cm.exception.kind, hemlis.TransportKind.UNAVAILABLE)
         self.assertEqual(alice.outbox_len(), 1)
 
         self.relay.down = False
