@@ -7,6 +7,7 @@
 use core::convert::Infallible;
 
 use hemlis::{Account, Envelope, IdentityKeyPair, Limits, Session, kat};
+use hemlis_test::hex::hex;
 use rand_core::{TryCryptoRng, TryRng};
 
 /// Randomness from a script: each draw must take exactly the next value.
@@ -31,10 +32,6 @@ impl TryRng for ScriptedRng {
     }
 }
 impl TryCryptoRng for ScriptedRng {}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn rep(byte: u8, n: usize) -> Vec<u8> {
     vec![byte; n]
@@ -237,7 +234,7 @@ fn compute() -> Vec<(&'static str, String)> {
 /// Parses `name = hex` lines (hex may continue on following indented lines) from the
 /// worked-example section of docs/PROTOCOL.md.
 fn documented() -> Vec<(String, String)> {
-    let doc = include_str!("../docs/PROTOCOL.md");
+    let doc = include_str!("../../docs/PROTOCOL.md");
     let start = doc.find("## 10. Worked example").expect("section 10 exists");
     let section = &doc[start..];
     let end = section[3..].find("\n## ").map_or(section.len(), |e| e + 3);

@@ -3,24 +3,10 @@
 //! written in the spec.
 
 use hemlis::kat;
+use hemlis_test::hex::{hex, hex32, unhex};
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn arr(s: &str) -> [u8; 32] {
-    unhex(s).try_into().unwrap()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
@@ -41,12 +27,12 @@ const B: &str = "f0e0d0c0b0a090807060504030201000ffeeddccbbaa9988776655443322110
 const SS: [u8; 32] = [0x77; 32];
 
 fn dhs() -> [[u8; 32]; 4] {
-    [arr(A), arr(B), [0x42; 32], [0x24; 32]]
+    [hex32(A), hex32(B), [0x42; 32], [0x24; 32]]
 }
 
 #[test]
 fn kdf_ck_known_answer() {
-    let (mk, ck) = kat::kdf_ck(arr(A));
+    let (mk, ck) = kat::kdf_ck(hex32(A));
     assert_eq!(mk.to_vec(), hmac(&unhex(A), &[1]));
     assert_eq!(ck.to_vec(), hmac(&unhex(A), &[2]));
     assert_eq!(hex(&mk), KDF_CK_MK);
@@ -55,7 +41,7 @@ fn kdf_ck_known_answer() {
 
 #[test]
 fn kdf_rk_known_answer() {
-    let (rk, ck, nhk) = kat::kdf_rk(arr(A), arr(B));
+    let (rk, ck, nhk) = kat::kdf_rk(hex32(A), hex32(B));
     let okm = hkdf(&unhex(A), &unhex(B), b"hemlis/v1/root", 96);
     assert_eq!([rk, ck, nhk].concat(), okm);
     assert_eq!(hex(&okm), KDF_RK_OUT);
@@ -63,7 +49,7 @@ fn kdf_rk_known_answer() {
 
 #[test]
 fn ratchet_init_known_answer() {
-    let (rk, hka, nhkb) = kat::ratchet_init(arr(A));
+    let (rk, hka, nhkb) = kat::ratchet_init(hex32(A));
     let okm = hkdf(&[0; 32], &unhex(A), b"hemlis/v1/ratchet-init", 96);
     assert_eq!([rk, hka, nhkb].concat(), okm);
     assert_eq!(hex(&okm), RATCHET_INIT_OUT);
@@ -105,10 +91,10 @@ fn sealed_identity_key_known_answer() {
         &[0x24; 32],
     ]
     .concat();
-    let key = kat::sealed_identity_key(arr(A), None, arr(B), [0x42; 32], [0x24; 32]);
+    let key = kat::sealed_identity_key(hex32(A), None, hex32(B), [0x42; 32], [0x24; 32]);
     assert_eq!(key.to_vec(), hkdf(&[0; 32], &unhex(A), &info, 32));
     assert_eq!(hex(&key), SEALED_IDENTITY_KEY);
-    let key = kat::sealed_identity_key(arr(A), Some(SS), arr(B), [0x42; 32], [0x24; 32]);
+    let key = kat::sealed_identity_key(hex32(A), Some(SS), hex32(B), [0x42; 32], [0x24; 32]);
     let ikm = [unhex(A), SS.to_vec()].concat();
     assert_eq!(key.to_vec(), hkdf(&[0; 32], &ikm, &info, 32));
     assert_eq!(hex(&key), SEALED_IDENTITY_KEY_PQ);
@@ -117,11 +103,11 @@ fn sealed_identity_key_known_answer() {
 #[test]
 #[ignore = "prints the pinned vectors"]
 fn print_vectors() {
-    let (mk, ck) = kat::kdf_ck(arr(A));
-    let (rk, c, n) = kat::kdf_rk(arr(A), arr(B));
-    let (r, h, nh) = kat::ratchet_init(arr(A));
+    let (mk, ck) = kat::kdf_ck(hex32(A));
+    let (rk, c, n) = kat::kdf_rk(hex32(A), hex32(B));
+    let (r, h, nh) = kat::ratchet_init(hex32(A));
     let dhs = dhs();
-    let sealed = |ss| kat::sealed_identity_key(arr(A), ss, arr(B), [0x42; 32], [0x24; 32]);
+    let sealed = |ss| kat::sealed_identity_key(hex32(A), ss, hex32(B), [0x42; 32], [0x24; 32]);
     let values = [
         ("KDF_CK_MK", hex(&mk)),
         ("KDF_CK_CK", hex(&ck)),

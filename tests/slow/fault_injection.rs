@@ -11,15 +11,18 @@
 //! The seed and the step are printed when it fails; `HEMLIS_FAULT_SEED` and
 //! `HEMLIS_FAULT_STEPS` pick others.
 
-mod client_common;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use client_common::chaos::{ChaosStore, ChaosTransport, FaultCounts, StorePlan, TransportRates};
-use client_common::*;
 use hemlis::rand_core::{Rng, SeedableRng};
 use hemlis::store::{Table, Write};
 use hemlis::{Client, InMemoryRelay, MemoryStore, Store, Transport};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::envelope::nonces;
+use hemlis_test::faults::chaos::{ChaosStore, ChaosTransport, FaultCounts, StorePlan, TransportRates};
+use hemlis_test::forward::Forward;
+use hemlis_test::rng::*;
+use hemlis_test::store::*;
 use rand_chacha::ChaCha20Rng;
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];
@@ -374,7 +377,7 @@ fn the_transport_wrapper_holds_back_a_bounded_number_of_times_and_loses_nothing(
     };
     let transport = ChaosTransport::new(&relay, 3, rates);
     let (a, b) = (address("a", 1), address("b", 1));
-    let account = hemlis::Account::new(&mut test_rng(5), T0);
+    let account = hemlis::Account::new(&mut rng(5), T0);
     let upload = hemlis::transport::PrekeyUpload::new(&account, Vec::new(), Vec::new());
     relay.publish(&b, &upload.encode()).unwrap();
     relay.send(&a, &b, b"one").unwrap();

@@ -5,19 +5,18 @@
 //! - Post-compromise security: a copy reads what is sent in the chains it knows, and stops
 //!   reading once both sides have made a ratchet turn with randomness it did not see.
 
-mod common;
-
-use common::*;
 use hemlis::{Limits, PeerSessions};
+use hemlis_test::party::*;
+use hemlis_test::rng::rng;
 
 /// A copy of `party`'s sessions and account, as a thief restores them from stolen bytes,
 /// with an RNG of its own.
 fn steal(party: &Party, seed: u64) -> Party {
-    Party {
-        account: hemlis::Account::from_bytes(&party.account.to_bytes().unwrap(), Limits::default()).unwrap(),
-        peer: PeerSessions::from_bytes(&party.peer.to_bytes().unwrap(), Limits::default()).unwrap(),
-        rng: rng(seed),
-    }
+    Party::from_parts(
+        hemlis::Account::from_bytes(&party.account.to_bytes().unwrap(), Limits::default()).unwrap(),
+        PeerSessions::from_bytes(&party.peer.to_bytes().unwrap(), Limits::default()).unwrap(),
+        rng(seed),
+    )
 }
 
 #[test]

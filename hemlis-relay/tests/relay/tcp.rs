@@ -4,7 +4,7 @@
 //! down.
 //!
 //! The multi-process test re-runs this test binary (`std::env::current_exe()`) with
-//! `--exact child_<role> --ignored --nocapture` and `HEMLIS_TCP_ROLE` set, so the relay,
+//! `--exact tcp::child_<role> --ignored --nocapture` and `HEMLIS_TCP_ROLE` set, so the relay,
 //! Alice and Bob are real processes that share nothing but the loopback socket.
 
 use std::fs::File;
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::{Rng, SeedableRng};
 use hemlis::transport::{Incoming, RelayState, TransportError};
-use hemlis::{Address, Client, ClientError, Clock, MemoryStore, SqliteStore, SystemClock, Transport, os_rng};
+use hemlis::{Address, Client, ClientError, MemoryStore, SqliteStore, SystemClock, Transport, os_rng};
 use hemlis_relay::{TcpTransport, serve_relay};
+use hemlis_test::clock::FixedClock;
 
 const ROLE: &str = "HEMLIS_TCP_ROLE";
 const DIR: &str = "HEMLIS_TCP_DIR";
@@ -209,7 +210,7 @@ impl Children {
         command
             .args([
                 "--exact",
-                &format!("child_{role}"),
+                &format!("tcp::child_{role}"),
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
@@ -299,14 +300,6 @@ fn start_relay() -> (SocketAddr, Arc<Mutex<RelayState>>) {
     let shared = Arc::clone(&state);
     thread::spawn(move || serve_relay(listener, shared));
     (addr, state)
-}
-
-struct FixedClock(u64);
-
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0
-    }
 }
 
 fn memory_parts(relay: SocketAddr, seed: u64) -> ClientParts {

@@ -11,14 +11,13 @@
 //! presented as last-resort (`kem_prekey_kind_is_signed`), invalid ML-KEM encapsulation
 //! keys (`invalid_kem_keys_are_rejected`) and the malformed encodings.
 
-mod common;
-
 use core::ops::Range;
 use std::collections::BTreeSet;
 
-use common::*;
 use hemlis::wire::BundleFields;
 use hemlis::{Account, DecodeError, Envelope, Error, Limits, PeerSessions, PrekeyBundle, Session};
+use hemlis_test::party::*;
+use hemlis_test::rng::rng;
 
 // Offsets of a post-quantum initial envelope (docs/PROTOCOL.md, section 5.1).
 const OPK_FLAG: usize = 6;
@@ -612,7 +611,7 @@ fn sizes_match_the_protocol_document() {
     assert_eq!(classical_without, BundleFields::MIN_LEN);
 
     // The same numbers, as the document states them.
-    let doc = include_str!("../docs/PROTOCOL.md")
+    let doc = include_str!("../../docs/PROTOCOL.md")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");

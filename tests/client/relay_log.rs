@@ -2,14 +2,18 @@
 //! three-party conversation is searched for plaintext, private keys, identity keys and
 //! ratchet public keys, and every envelope's size is checked against the padding buckets.
 
-mod client_common;
-
 use std::collections::BTreeMap;
 
-use client_common::*;
 use hemlis::transport::PrekeyUpload;
 use hemlis::wire::padded_len;
 use hemlis::{Client, Envelope, InMemoryRelay, Limits, MemoryStore, PrekeyBundle};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::envelope::*;
+use hemlis_test::faults::*;
+use hemlis_test::keys::*;
+use hemlis_test::rng::*;
+use hemlis_test::search::*;
 
 const NAMES: [&str; 3] = ["alice", "bob", "carol"];
 
@@ -43,7 +47,7 @@ fn conversation() -> (InMemoryRelay, TestTransport, Vec<Client>, Vec<Message>, D
             Client::create(name, 1, parts).expect("create")
         })
         .collect();
-    let mut text = test_rng(7);
+    let mut text = rng(7);
     let mut messages = Vec::new();
     let mut send = |clients: &mut Vec<Client>, from: usize, to: usize, body: Vec<u8>| {
         let before = transport.sent_len();

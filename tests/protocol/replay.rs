@@ -2,9 +2,8 @@
 //! a one-time prekey, with and without the session they created), and a replay of every
 //! message of a conversation. Every rejection leaves the stored state byte-identical.
 
-mod common;
-use common::*;
 use hemlis::{Error, Limits, PeerSessions};
+use hemlis_test::party::*;
 
 /// Sizes for a plaintext of up to 191 bytes (docs/PROTOCOL.md, section 5): a post-quantum
 /// initial envelope is its 1,208-byte prefix (with the 1,088-byte KEM ciphertext), the

@@ -1,15 +1,11 @@
 //! Smoke test of the client: three devices on an in-memory relay, one restart from SQLite.
 
 use hemlis::client::{ClientConfig, ClientParts};
-use hemlis::rand_core::SeedableRng;
-use hemlis::{Client, Clock, InMemoryRelay, MemoryStore, SqliteStore, Store};
-
-struct FixedClock(u64);
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0
-    }
-}
+use hemlis::{Client, InMemoryRelay, MemoryStore, SqliteStore, Store, Transport as _};
+use hemlis_test::clock::FixedClock;
+use hemlis_test::forward::{Forward, Forwarding};
+use hemlis_test::rng::rng;
+use hemlis_test::tempdir::TempDir;
 
 fn parts(relay: &InMemoryRelay, store: Box<dyn Store>, seed: u64) -> ClientParts {
     ClientParts {
@@ -17,15 +13,14 @@ fn parts(relay: &InMemoryRelay, store: Box<dyn Store>, seed: u64) -> ClientParts
         store,
         transport: Box::new(relay.clone()),
         clock: Box::new(FixedClock(1_700_000_000)),
-        rng: Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+        rng: Box::new(rng(seed)),
         config: ClientConfig::default(),
     }
 }
 
 #[test]
 fn three_devices_talk_and_one_restarts_from_sqlite() {
-    let dir = std::env::temp_dir().join(format!("hemlis-smoke-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("smoke");
     let db = dir.join("bob.db");
     let relay = InMemoryRelay::new();
     let mut alice = Client::create("alice", 1, parts(&relay, Box::new(MemoryStore::new()), 1)).unwrap();
@@ -60,7 +55,6 @@ fn three_devices_talk_and_one_restarts_from_sqlite() {
         alice.safety_number(bob.address()).unwrap(),
         bob.safety_number(alice.address()).unwrap()
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A relay that relabels the sender of every envelope it hands out.
@@ -69,23 +63,9 @@ struct Relabel {
     as_from: std::sync::Mutex<Option<hemlis::Address>>,
 }
 
-impl hemlis::Transport for Relabel {
-    fn publish(&self, d: &hemlis::Address, u: &[u8]) -> Result<(), hemlis::transport::TransportError> {
-        self.relay.publish(d, u)
-    }
-    fn devices(&self, u: &str) -> Result<Vec<u32>, hemlis::transport::TransportError> {
-        self.relay.devices(u)
-    }
-    fn fetch_bundle(&self, d: &hemlis::Address) -> Result<Vec<u8>, hemlis::transport::TransportError> {
-        self.relay.fetch_bundle(d)
-    }
-    fn send(
-        &self,
-        f: &hemlis::Address,
-        t: &hemlis::Address,
-        e: &[u8],
-    ) -> Result<(), hemlis::transport::TransportError> {
-        self.relay.send(f, t, e)
+impl Forward for Relabel {
+    fn inner(&self) -> &dyn hemlis::Transport {
+        &self.relay
     }
     fn fetch(
         &self,
@@ -118,37 +98,8 @@ fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
         relay: relay.clone(),
         as_from: std::sync::Mutex::new(Some(carol_address.clone())),
     });
-    struct Shared(std::sync::Arc<Relabel>);
-    impl hemlis::Transport for Shared {
-        fn publish(&self, d: &hemlis::Address, u: &[u8]) -> Result<(), hemlis::transport::TransportError> {
-            self.0.publish(d, u)
-        }
-        fn devices(&self, u: &str) -> Result<Vec<u32>, hemlis::transport::TransportError> {
-            self.0.devices(u)
-        }
-        fn fetch_bundle(&self, d: &hemlis::Address) -> Result<Vec<u8>, hemlis::transport::TransportError> {
-            self.0.fetch_bundle(d)
-        }
-        fn send(
-            &self,
-            f: &hemlis::Address,
-            t: &hemlis::Address,
-            e: &[u8],
-        ) -> Result<(), hemlis::transport::TransportError> {
-            self.0.send(f, t, e)
-        }
-        fn fetch(
-            &self,
-            d: &hemlis::Address,
-        ) -> Result<Vec<hemlis::transport::Incoming>, hemlis::transport::TransportError> {
-            self.0.fetch(d)
-        }
-        fn ack(&self, d: &hemlis::Address, ids: &[u64]) -> Result<(), hemlis::transport::TransportError> {
-            self.0.ack(d, ids)
-        }
-    }
     let mut bob_parts = parts(&relay, Box::new(MemoryStore::new()), 13);
-    bob_parts.transport = Box::new(Shared(relabel.clone()));
+    bob_parts.transport = Box::new(Forwarding(relabel.clone()));
     let mut bob = Client::create("bob", 1, bob_parts).unwrap();
 
     alice.send("bob", b"from alice").unwrap();

@@ -10,16 +10,16 @@
 //! prekey and a one-time KEM prekey ("with", 1,424), and the classical ones without a KEM
 //! prekey, without and with a one-time prekey (135 and 171).
 
-mod common;
-
 use core::ops::Range;
 
-use common::*;
 use hemlis::wire::{BundleFields, VERSION};
 use hemlis::{
     Account, DecodeError, Error, IdentityKey, KemPrekeyPublic, Limits, OneTimePrekeyPublic, PeerSessions,
     PrekeyBundle, SignedPrekeyPublic,
 };
+use hemlis_test::hex::hex32;
+use hemlis_test::party::*;
+use hemlis_test::rng::rng;
 
 const IK: Range<usize> = 1..33;
 const SPK_ID: Range<usize> = 33..37;
@@ -62,15 +62,6 @@ fn opk_id(bytes: &[u8]) -> Range<usize> {
 fn opk(bytes: &[u8]) -> Range<usize> {
     let at = opk_flag(bytes) + 5;
     at..at + 32
-}
-
-fn hex32(s: &str) -> [u8; 32] {
-    assert_eq!(s.len(), 64);
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
-    }
-    out
 }
 
 /// Little-endian 32 bytes with the low byte `low`, bytes 1..31 `fill` and the top byte `top`.

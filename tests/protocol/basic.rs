@@ -1,7 +1,6 @@
 //! Basic scenario: bundle, initial message, reply, then 10 x 10 messages both ways.
 
-mod common;
-use common::*;
+use hemlis_test::party::*;
 
 #[test]
 fn ten_by_ten_in_order() {

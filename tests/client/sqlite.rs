@@ -2,16 +2,20 @@
 //! plaintext and no key, a wrong storage key and a damaged record are caught, and both
 //! sides of a conversation restart from their files and carry on.
 
-mod client_common;
-
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use client_common::*;
 use hemlis::store::Table;
 use hemlis::transport::Address;
 use hemlis::{Client, ClientError, InMemoryRelay, MemoryStore, SqliteStore};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::faults::*;
+use hemlis_test::keys::*;
+use hemlis_test::rng::*;
+use hemlis_test::search::*;
+use hemlis_test::tempdir::*;
 
 /// A client on a SQLite file.
 fn sqlite_client(
@@ -128,7 +132,7 @@ fn database_and_wal_hold_no_plaintext_and_no_key() {
     let mut alice = sqlite_client("alice", &dbs[0], &transport, 1, &draws, true);
     let mut bob = sqlite_client("bob", &dbs[1], &transport, 2, &draws, true);
     let mut carol = memory_client("carol", &transport, 3, &draws);
-    let mut text = test_rng(11);
+    let mut text = rng(11);
     let mut bodies = Vec::new();
     for _ in 0..3 {
         bodies.extend(talk(&mut alice, &mut bob, 3, &mut text));
@@ -270,7 +274,7 @@ fn trio(tag: &str) -> Trio {
     let mut alice = memory_client("alice", &transport, 1, &draws);
     let mut bob = sqlite_client("bob", &db, &transport, 2, &draws, true);
     let mut carol = memory_client("carol", &transport, 3, &draws);
-    let mut text = test_rng(5);
+    let mut text = rng(5);
     talk(&mut alice, &mut bob, 2, &mut text);
     talk(&mut bob, &mut alice, 1, &mut text);
     talk(&mut carol, &mut bob, 2, &mut text);
@@ -423,7 +427,7 @@ fn both_sides_restart_from_their_files_and_carry_on() {
     let (a_db, b_db) = (dir.join("alice.db"), dir.join("bob.db"));
     let mut alice = sqlite_client("alice", &a_db, &transport, 1, &draws, true);
     let mut bob = sqlite_client("bob", &b_db, &transport, 2, &draws, true);
-    let mut text = test_rng(3);
+    let mut text = rng(3);
     talk(&mut alice, &mut bob, 2, &mut text);
     talk(&mut bob, &mut alice, 2, &mut text);
     let safety = alice.safety_number(bob.address()).expect("safety number");

@@ -2,9 +2,9 @@
 //! the state unchanged; the skipped-key store evicts oldest first; old receiving chains are
 //! kept for late messages up to `max_old_chains` turns back.
 
-mod common;
-use common::*;
 use hemlis::{Account, Error, Limits, PeerSessions, Session};
+use hemlis_test::party::*;
+use hemlis_test::sessions::copy_session;
 
 /// Delivers `envelope` to `receiver`, expects `expected`, and checks that the receiver's
 /// stored state did not change.
@@ -222,7 +222,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
 
     // A new chain (Bob takes the "next header key" path): Alice has sent nothing in it, has
     // received Bob's answer, and her previous chain (the initial one) had one message.
-    let fresh = alice.peer.active().unwrap().clone();
+    let fresh = copy_session(alice.peer.active().unwrap());
     let now = Counters {
         sent: 0,
         received: 1,
@@ -252,7 +252,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
 
     // The current chain: Bob has received message 0 and expects 1.
     assert_decrypts(&mut bob, &alice.send(b"m0"), "m0");
-    let current = alice.peer.active().unwrap().clone();
+    let current = copy_session(alice.peer.active().unwrap());
     let now = Counters { sent: 1, ..now };
     for n in far.into_iter().chain([max_skip + 2]) {
         let env = forge(&current, &now, n, 1)
@@ -285,7 +285,7 @@ fn far_ahead_headers_are_refused_before_any_key_is_derived() {
     // and only claims that Alice sent more messages than she did.
     let r = bob.send(b"r");
     assert_decrypts(&mut alice, &r, "r");
-    let session = alice.peer.active().unwrap().clone();
+    let session = copy_session(alice.peer.active().unwrap());
     let now = Counters {
         sent: 0,
         received: 1,

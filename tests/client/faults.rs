@@ -3,13 +3,17 @@
 //! the inbox commit and before the acknowledgement; a store rolled back. Nothing is lost,
 //! nothing is delivered twice.
 
-mod client_common;
-
-use client_common::*;
 use hemlis::client::ReceiveReport;
 use hemlis::store::StoreError;
 use hemlis::transport::TransportError;
 use hemlis::{Client, ClientError, InMemoryRelay, MemoryStore, SqliteStore, Store, Transport};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::envelope::*;
+use hemlis_test::faults::*;
+use hemlis_test::rng::*;
+use hemlis_test::store::*;
+use hemlis_test::tempdir::*;
 
 struct World {
     transport: TestTransport,

@@ -6,27 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use hemlis::client::{AsyncClientParts, ClientConfig};
-use hemlis::rand_core::SeedableRng;
 use hemlis::store::{Rows, Table};
 use hemlis::transport::{Incoming, TransportError};
 use hemlis::{
-    Address, AsyncClient, AsyncTransport, ClientError, Clock, Device, InMemoryRelay, Lookup, Lookups,
-    MemoryStore, SqliteStore, Transport,
+    Address, AsyncClient, AsyncTransport, ClientError, Device, InMemoryRelay, Lookup, Lookups, MemoryStore,
+    SqliteStore, Transport,
 };
+use hemlis_test::clock::FixedClock;
+use hemlis_test::rng::rng;
+use hemlis_test::tempdir::TempDir;
 use rand_chacha::ChaCha20Rng;
 
 const NOW: u64 = 1_700_000_000;
-
-struct FixedClock(u64);
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0
-    }
-}
-
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
 
 /// A device created and published by hand.
 fn device(relay: &InMemoryRelay, user: &str, id: u32, rng: &mut ChaCha20Rng) -> Device {
@@ -191,8 +182,7 @@ fn a_transmit_that_may_pass_comes_back_first_and_one_refused_for_good_leaves() {
 fn the_outbox_is_polled_again_after_open() {
     let relay = InMemoryRelay::new();
     let mut r = rng(4);
-    let dir = std::env::temp_dir().join(format!("hemlis-device-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("device");
     let db = dir.join("alice.db");
     let _ = std::fs::remove_file(&db);
     let mut alice = Device::create(
@@ -219,7 +209,6 @@ fn the_outbox_is_polled_again_after_open() {
         "the unpublished prekeys wait too"
     );
     drop(reopened);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Crashes at random instants (docs/ARCHITECTURE.md, section 4): Alice and Bob run as child processes of
-//! this test (the test binary runs itself with `--exact crash_child --ignored`), each on
+//! this test (the test binary runs itself with `--exact crash::crash_child --ignored`), each on
 //! its own SQLite file, sending numbered messages to each other through a relay in this
 //! process over TCP. The parent kills them with SIGKILL at random moments and restarts
 //! them, then lets them finish. Afterwards: every message a sender saw committed was
@@ -14,9 +14,6 @@
 //! `HEMLIS_CRASH_SEED=<n>` replays a kill schedule (the seed is printed; run with
 //! `--nocapture` to see it).
 
-#[path = "../../tests/client_common/mod.rs"]
-mod client_common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::OpenOptions;
 use std::io::{Read, Write as _};
@@ -27,11 +24,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use client_common::*;
 use hemlis::rand_core::Rng;
 use hemlis::transport::{Incoming, RelayState, TransportError};
 use hemlis::{Address, Client, Envelope, Limits, SqliteStore, Transport};
 use hemlis_relay::{TcpTransport, serve_relay};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::envelope::{header_offset, nonces};
+use hemlis_test::lock;
+use hemlis_test::rng::*;
+use hemlis_test::tempdir::*;
 
 /// Messages each side sends.
 const PER_SIDE: u64 = 100;
@@ -45,10 +47,6 @@ const ENV_RELAY: &str = "HEMLIS_CRASH_RELAY";
 const ENV_RNG: &str = "HEMLIS_CRASH_RNG";
 const ENV_FINISH: &str = "HEMLIS_CRASH_FINISH";
 const ENV_WIRE: &str = "HEMLIS_CRASH_WIRE";
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 // ---------------------------------------------------------------------------------------
 // The relay across processes: a length-prefixed request/answer protocol over TCP, one
@@ -408,7 +406,7 @@ fn client_parts(db: &Path, transport: Box<dyn Transport>, seed: u64) -> hemlis::
         clock: Box::new(TestClock::new(T0)),
         // A new seed for every run of a child: a restarted process must not replay the
         // randomness of the one before.
-        rng: Box::new(test_rng(seed)),
+        rng: Box::new(rng(seed)),
         config: small_config(),
     }
 }
@@ -505,7 +503,7 @@ fn spawn_child(role: &str, dir: &Path, relay: SocketAddr, wire: Wire, seed: u64,
     command
         .args([
             "--exact",
-            "crash_child",
+            "crash::crash_child",
             "--ignored",
             "--nocapture",
             "--test-threads=1",
@@ -652,7 +650,7 @@ fn run_crash_test(wire: Wire, min_kills: usize) -> String {
         wire.name()
     );
     let started = Instant::now();
-    let mut rng = test_rng(seed);
+    let mut rng = rng(seed);
     let tmp = TempDir::new("crash");
     let dir = tmp.path().to_path_buf();
     let relay = RelayHandle::start(wire);

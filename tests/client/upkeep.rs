@@ -2,13 +2,14 @@
 //! prekeys replenished below the threshold, the signed prekey rotated with a grace period,
 //! a changed identity key blocking sends until accepted, safety numbers, several devices.
 
-mod client_common;
-
 use std::collections::BTreeSet;
 
-use client_common::*;
 use hemlis::client::ClientConfig;
 use hemlis::{Client, ClientError, Envelope, Error, InMemoryRelay, Limits, MemoryStore, Transport};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::faults::*;
+use hemlis_test::rng::*;
 
 fn config(one_time: usize, below: usize) -> ClientConfig {
     let mut c = ClientConfig::default();

@@ -1,20 +1,23 @@
 //! Properties of delivery schedules, shared with the fuzz targets: the two-party model of
-//! `tests/interaction/mod.rs` (also the `interaction` fuzz target) run on random byte
+//! `hemlis_test::interaction` (also the `interaction` fuzz target) run on random byte
 //! strings and on generated schedules, with restarts from serialized state; and three
 //! clients that restart from their SQLite files at random points while they talk, where
 //! every message arrives exactly once and in order.
 
-mod client_common;
-mod interaction;
-
 use std::collections::BTreeMap;
 
-use client_common::*;
 use hemlis::{Client, InMemoryRelay, SqliteStore};
-use interaction::{Op, Start, Stats};
+use hemlis_test::client::*;
+use hemlis_test::clock::*;
+use hemlis_test::faults::*;
+use hemlis_test::interaction::{self, Op, Stats};
+use hemlis_test::rng::*;
+use hemlis_test::tempdir::*;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::Config;
+
+use crate::schedules::start;
 
 fn config(cases: u32) -> Config {
     Config {
@@ -32,16 +35,6 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<u8>().prop_map(|i| Op::Duplicate(i.into())),
         1 => any::<u8>().prop_map(|i| Op::Reorder(i.into())),
         1 => any::<bool>().prop_map(|alice| Op::Restart { alice }),
-    ]
-}
-
-fn start() -> impl Strategy<Value = Start> {
-    prop_oneof![
-        2 => Just(Start::Established),
-        1 => Just(Start::Fresh { one_time: true, classical: false }),
-        1 => Just(Start::Fresh { one_time: false, classical: false }),
-        1 => Just(Start::Fresh { one_time: true, classical: true }),
-        1 => Just(Start::Fresh { one_time: false, classical: true }),
     ]
 }
 

@@ -2,16 +2,17 @@
 //! converges on one session, also when one of the two initial messages is lost; messages
 //! under an old session still decrypt; state survives a serialization round trip.
 
-mod common;
-use common::*;
 use hemlis::{Account, Error, Limits, PeerSessions, Session, StateError};
+use hemlis_test::party::*;
+use hemlis_test::rng::rng;
+use hemlis_test::sessions::copy_session;
 
 /// True if a message from a copy of `from` decrypts under a copy of `to` (neither party's
 /// state changes): `to` is the other end of `from`'s session.
 fn talks_to(from: &Session, to: &Session) -> bool {
     let mut probe_rng = rng(999);
-    let envelope = from.clone().encrypt(b"probe", &mut probe_rng).unwrap();
-    to.clone().decrypt(&envelope, &mut probe_rng).is_ok()
+    let envelope = copy_session(from).encrypt(b"probe", &mut probe_rng).unwrap();
+    copy_session(to).decrypt(&envelope, &mut probe_rng).is_ok()
 }
 
 /// The two parties' active sessions are the two ends of one session.
@@ -24,9 +25,9 @@ fn same_active_session(a: &Party, b: &Party) -> bool {
 /// (checked on a copy first), without a new session and without a promotion.
 fn exchange(from: &mut Party, to: &mut Party, text: &str) {
     let envelope = from.send(text.as_bytes());
-    let active = to.peer.active().unwrap().clone();
+    let active = copy_session(to.peer.active().unwrap());
     assert!(
-        active.clone().decrypt(&envelope, &mut rng(7)).is_ok(),
+        copy_session(&active).decrypt(&envelope, &mut rng(7)).is_ok(),
         "{text}: not for the receiver's active session"
     );
     let previous = to.peer.previous_len();
@@ -208,7 +209,7 @@ fn message_under_an_old_session_still_decrypts_and_promotes_it_when_confirmed() 
     exchange(&mut alice, &mut bob, "m0");
     assert!(bob.peer.active().unwrap().is_confirmed());
     let late = alice.send(b"late");
-    let old_alice = alice.peer.active().unwrap().clone();
+    let old_alice = copy_session(alice.peer.active().unwrap());
 
     // Alice starts a new session; Bob accepts it.
     let bundle = bob.bundle(true);

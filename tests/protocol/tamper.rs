@@ -38,11 +38,10 @@
 //! (`kem_id_and_flag_bit_flips_give_exact_errors`), a stripped ciphertext
 //! (`stripped_kem_ciphertext_is_refused`).
 
-mod common;
 use core::ops::Range;
 
-use common::*;
 use hemlis::{DecodeError, Error, Limits, PeerSessions, PrekeyBundle};
+use hemlis_test::party::*;
 
 const VERSION: usize = 0;
 const KIND: usize = 1;

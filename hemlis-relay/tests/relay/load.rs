@@ -8,11 +8,11 @@
 //! explicitly (CI does, after the test suite):
 //!
 //! ```sh
-//! cargo test --all-features --test load -- --ignored --exact --nocapture load_three_clients_through_the_tcp_relay
+//! cargo test --all-features -p hemlis-relay --test relay -- --ignored --exact --nocapture load::load_three_clients_through_the_tcp_relay
 //! ```
 //!
 //! `HEMLIS_LOAD_MESSAGES` sets the number per client (default 10,000). The test binary runs
-//! itself as the clients (`--exact load_child --ignored`), as `tests/tcp_relay.rs` does.
+//! itself as the clients (`--exact load::load_child --ignored`), as `tcp.rs` does.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -73,7 +73,7 @@ fn load_three_clients_through_the_tcp_relay() {
             let child = Command::new(std::env::current_exe().unwrap())
                 .args([
                     "--exact",
-                    "load_child",
+                    "load::load_child",
                     "--ignored",
                     "--nocapture",
                     "--test-threads=1",
