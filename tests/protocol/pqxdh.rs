@@ -5,7 +5,7 @@
 //! Every refusal is checked for its exact error and for leaving the receiver's whole stored
 //! state (`Party::snapshot`: account and sessions) byte for byte as it was.
 //!
-//! The bundle side lives in `tests/bundle.rs`: every single-bit flip of the KEM prekey
+//! The bundle side lives in `tests/protocol/bundle.rs`: every single-bit flip of the KEM prekey
 //! signature (`every_kem_signature_bit_flip_is_rejected`), a KEM prekey signed by another
 //! identity (`kem_signature_covers_identity_id_kind_and_key`), a one-time KEM prekey
 //! presented as last-resort (`kem_prekey_kind_is_signed`), invalid ML-KEM encapsulation

@@ -30,10 +30,10 @@
 //!
 //! The one exception to "every bit of every byte": of the KEM ciphertext of a *first*
 //! initial message, where each flip costs an ML-KEM decapsulation, a sample of bytes is
-//! flipped here, because `tests/pqxdh.rs` flips all of its bits (see
+//! flipped here, because `tests/protocol/pqxdh.rs` flips all of its bits (see
 //! `sampled_ciphertext_byte`). Later initial messages get every bit of every byte.
 //!
-//! `tests/pqxdh.rs` covers the post-quantum fields further: a cleared KEM flag with a zeroed
+//! `tests/protocol/pqxdh.rs` covers the post-quantum fields further: a cleared KEM flag with a zeroed
 //! id (a well-formed classical envelope) and held KEM ids after a rotation
 //! (`kem_id_and_flag_bit_flips_give_exact_errors`), a stripped ciphertext
 //! (`stripped_kem_ciphertext_is_refused`).
@@ -213,7 +213,7 @@ fn assert_every_flip_rejected(receiver: &mut Party, envelope: &[u8], expected: i
 /// ciphertext and, of the ciphertext, the first two, the last two and every 17th byte.
 /// Each ciphertext flip costs an ML-KEM key expansion and decapsulation; every bit of the
 /// whole ciphertext of a first initial message, with and without one-time prekeys, is
-/// flipped in `tests/pqxdh.rs` (`every_kem_ciphertext_bit_flip_is_rejected` and
+/// flipped in `tests/protocol/pqxdh.rs` (`every_kem_ciphertext_bit_flip_is_rejected` and
 /// `kem_ciphertext_bit_flips_are_rejected_last_resort`, both through
 /// `kem_ciphertext_bit_flips` with stride 1), with the same expected error
 /// (`SealedIdentity`), the same state check and the original decrypting afterwards.

@@ -2,7 +2,8 @@
 //!
 //! Every `name = hex` line in that section must equal what this code computes, and every
 //! value computed here must be in the document, so the spec cannot drift from the code.
-//! `cargo test --test worked_example -- --ignored --nocapture` prints the block afresh.
+//! `cargo test --test protocol -- --ignored --exact --nocapture worked_example::print_worked_example`
+//! prints the block afresh.
 
 use core::convert::Infallible;
 
