@@ -31,6 +31,7 @@ use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use hemlis::{Account, Envelope, Limits, PrekeyBundle, Session, fast_rng, os_rng};
+use hemlis_test::sessions::copy_session;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use ml_kem::array::Array;
@@ -251,7 +252,7 @@ fn out_of_order<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = group(c, "out_of_order_skip", 30);
     g.bench_function("hemlis", |b| {
         b.iter_batched_ref(
-            || fresh.clone(),
+            || copy_session(&fresh),
             |s| s.decrypt(black_box(&envelopes[SKIP]), &mut rng).expect("decrypt"),
             BatchSize::SmallInput,
         )
@@ -269,7 +270,7 @@ fn out_of_order<M: Measurement>(c: &mut Criterion<M>) {
     let mut g = group(c, "out_of_order_late", 30);
     g.bench_function("hemlis", |b| {
         b.iter_batched_ref(
-            || skipped.clone(),
+            || copy_session(&skipped),
             |s| s.decrypt(black_box(&envelopes[LATE]), &mut rng).expect("decrypt"),
             BatchSize::SmallInput,
         )

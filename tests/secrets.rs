@@ -8,12 +8,14 @@
 //! recomputed key is first found in the serialized state (so the derivation is right and
 //! the key really is held), then looked for in the `Debug` output.
 
-mod common;
-
 use std::convert::Infallible;
 
-use common::*;
 use hemlis::{Account, Error, IdentityKeyPair, Limits, PeerSessions, Session, StateError, kat};
+use hemlis_test::hex::{hex, unhex};
+use hemlis_test::party::*;
+use hemlis_test::rng::rng;
+use hemlis_test::search::contains;
+use hemlis_test::sessions::copy_session;
 use ml_kem::array::Array;
 use ml_kem::{EncapsulationKey, MlKem768};
 use rand_chacha::ChaCha20Rng;
@@ -76,10 +78,6 @@ impl TryRng for Recorder {
 
 impl TryCryptoRng for Recorder {}
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The secrets of an Ed25519 identity with this seed: the seed, the SHA-512 halves (the
 /// X25519 scalar and the signing nonce key) and the clamped scalar.
 fn identity_secrets(seed: &[u8; 32]) -> Vec<[u8; 32]> {
@@ -102,10 +100,6 @@ fn identity_scalar(seed: &[u8; 32]) -> [u8; 32] {
 
 fn public(scalar: &[u8; 32]) -> [u8; 32] {
     x25519(*scalar, X25519_BASEPOINT_BYTES)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Number tokens of a string, read in `radix`: "[12, 3]" gives 12 and 3.
@@ -463,10 +457,17 @@ fn conversation() -> (Party, Party, Vec<Vec<u8>>) {
 
 #[test]
 fn session_round_trip_preserves_behaviour() {
-    let (alice, bob, late) = conversation();
+    let (mut alice, mut bob, late) = conversation();
     let limits = Limits::default();
-    for (party, peer) in [(&alice, &bob), (&bob, &alice)] {
-        let original = party.peer.active().unwrap().clone();
+    for alice_first in [true, false] {
+        let (party, peer) = if alice_first {
+            (&mut alice, &bob)
+        } else {
+            (&mut bob, &alice)
+        };
+        // The session kept in memory: the party's active one (its only session, so the
+        // party's sessions encrypt and decrypt with exactly this one).
+        let original = party.peer.active().unwrap();
         let bytes = original.to_bytes().unwrap();
         let restored = Session::from_bytes(&bytes, limits).unwrap();
         assert_eq!(*restored.to_bytes().unwrap(), *bytes);
@@ -480,24 +481,27 @@ fn session_round_trip_preserves_behaviour() {
         assert!(original.skipped_key_count() > 0);
 
         // Encrypting with the same randomness gives the same envelope.
-        let (mut a, mut b) = (original.clone(), restored);
+        let mut b = restored;
         let (mut ra, mut rb) = (party.rng.clone(), party.rng.clone());
-        let from_original = a.encrypt(b"same", &mut ra).unwrap();
+        let from_original = party.peer.encrypt(b"same", &mut ra).unwrap();
         assert_eq!(b.encrypt(b"same", &mut rb).unwrap(), from_original);
-        assert_eq!(*a.to_bytes().unwrap(), *b.to_bytes().unwrap());
+        let a = |party: &Party| party.peer.active().unwrap().to_bytes().unwrap();
+        assert_eq!(*a(party), *b.to_bytes().unwrap());
 
         // Decrypting the late messages from the peer gives the same plaintexts and states.
         for env in &late {
-            let (x, y) = (a.decrypt(env, &mut ra), b.decrypt(env, &mut rb));
+            let x = party.peer.decrypt(&mut party.account, env, &mut ra);
+            let (x, y) = (x.map(|d| d.plaintext), b.decrypt(env, &mut rb));
             assert_eq!(x, y);
-            assert_eq!(*a.to_bytes().unwrap(), *b.to_bytes().unwrap());
+            assert_eq!(*a(party), *b.to_bytes().unwrap());
         }
         // The peer's next message.
-        let mut peer_session = peer.peer.active().unwrap().clone();
+        let mut peer_session = copy_session(peer.peer.active().unwrap());
         let env = peer_session.encrypt(b"fresh", &mut rng(5)).unwrap();
-        assert_eq!(a.decrypt(&env, &mut ra).unwrap(), b"fresh");
+        let x = party.peer.decrypt(&mut party.account, &env, &mut ra);
+        assert_eq!(x.unwrap().plaintext, b"fresh");
         assert_eq!(b.decrypt(&env, &mut rb).unwrap(), b"fresh");
-        assert_eq!(*a.to_bytes().unwrap(), *b.to_bytes().unwrap());
+        assert_eq!(*a(party), *b.to_bytes().unwrap());
     }
 }
 
@@ -618,11 +622,11 @@ fn peer_sessions_round_trip_preserves_behaviour() {
     // Bob restored from bytes and Bob kept in memory behave the same, message by message,
     // including late messages for his previous session.
     let account_bytes = bob.account.to_bytes().unwrap();
-    let mut twin = Party {
-        account: Account::from_bytes(&account_bytes, limits).unwrap(),
-        peer: PeerSessions::from_bytes(&bob.peer.to_bytes().unwrap(), limits).unwrap(),
-        rng: bob.rng.clone(),
-    };
+    let mut twin = Party::from_parts(
+        Account::from_bytes(&account_bytes, limits).unwrap(),
+        PeerSessions::from_bytes(&bob.peer.to_bytes().unwrap(), limits).unwrap(),
+        bob.rng.clone(),
+    );
     let mut inbound: Vec<Vec<u8>> = late.into_iter().step_by(2).collect();
     inbound.push(alice.send(b"more"));
     inbound.push(inbound[0].clone());
@@ -908,9 +912,7 @@ unsafe fn capture(ptr: *const u8, len: usize) {
     // SAFETY: the caller guarantees `len` readable bytes; `copy` holds `len` bytes.
     unsafe { core::ptr::copy_nonoverlapping(ptr, copy.as_mut_ptr(), len) };
     if let Ok(pattern) = std::env::var("HEMLIS_DEBUG_PATTERN") {
-        let pattern: Vec<u8> = (0..pattern.len() / 2)
-            .map(|i| u8::from_str_radix(&pattern[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let pattern = unhex(&pattern);
         if copy.windows(pattern.len()).any(|w| w == pattern.as_slice()) {
             eprintln!("FREED {len}:\n{}", std::backtrace::Backtrace::force_capture());
         }

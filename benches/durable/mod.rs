@@ -27,11 +27,15 @@ use std::sync::{Arc, Mutex};
 
 use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::store::{Table, Write};
-use hemlis::transport::{Incoming, RelayState, TransportError};
+use hemlis::transport::{RelayState, TransportError};
 use hemlis::{
-    Account, Address, Client, Clock, Envelope, InMemoryRelay, Limits, MemoryStore, SqliteStore, Store,
-    Transport, fast_rng,
+    Account, Address, Client, Envelope, InMemoryRelay, Limits, MemoryStore, SqliteStore, Store, Transport,
+    fast_rng,
 };
+
+use hemlis_test::clock::FixedClock;
+use hemlis_test::envelope::client_payload;
+use hemlis_test::forward::{Forward, Forwarding};
 
 use crate::common::NOW;
 
@@ -49,14 +53,6 @@ const STORAGE_KEY: [u8; 32] = [0x5a; 32];
 /// Body of every message (as one-way 256 B).
 pub const BODY_LEN: usize = 256;
 
-struct FixedClock;
-
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        NOW
-    }
-}
-
 /// Prekey settings of the peers: one one-time prekey of each kind is enough for them.
 fn small_config() -> ClientConfig {
     let mut config = ClientConfig::default();
@@ -70,7 +66,7 @@ fn parts(store: Box<dyn Store>, transport: Box<dyn Transport>, config: ClientCon
         storage_key: STORAGE_KEY,
         store,
         transport,
-        clock: Box::new(FixedClock),
+        clock: Box::new(FixedClock(NOW)),
         rng: Box::new(fast_rng()),
         config,
     }
@@ -128,12 +124,9 @@ struct SetupTransport {
     to_stand_ins: Mailbox,
 }
 
-impl Transport for SetupTransport {
-    fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
-        self.relay.publish(device, upload)
-    }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        self.relay.devices(user)
+impl Forward for SetupTransport {
+    fn inner(&self) -> &dyn Transport {
+        &self.relay
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         match StandIns::index(device) {
@@ -152,12 +145,6 @@ impl Transport for SetupTransport {
             }
             None => self.relay.send(from, to, envelope),
         }
-    }
-    fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError> {
-        self.relay.fetch(device)
-    }
-    fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
-        self.relay.ack(device, ids)
     }
 }
 
@@ -180,7 +167,7 @@ impl Building {
             1,
             parts(
                 Box::new(MemoryStore::new()),
-                Box::new(transport),
+                Box::new(Forwarding(transport)),
                 ClientConfig::default(),
             ),
         )
@@ -248,7 +235,7 @@ impl Building {
                         let parsed = Envelope::parse(&envelope, limits.max_padded_len()).expect("parse");
                         let (mut session, _) = account.accept_initial(&parsed, &mut rng).expect("accept");
                         let reply = session
-                            .encrypt(&client_payload(&address, b"hi"), &mut rng)
+                            .encrypt(&client_payload(&address, NOW, b"hi"), &mut rng)
                             .expect("reply");
                         relay.send(&address, me, &reply).expect("relay");
                     }
@@ -324,15 +311,6 @@ fn open(db: &Path, relay: &InMemoryRelay, n: usize) -> Client {
     assert_eq!(client.store().scan(Table::Peers).expect("scan").len(), n);
     assert_eq!(client.outbox_len().expect("outbox"), 0);
     client
-}
-
-/// The client payload (docs/PROTOCOL.md, section 12.2) of a message from `from`.
-fn client_payload(from: &Address, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![1u8];
-    out.extend_from_slice(&from.encode());
-    out.extend_from_slice(&NOW.to_be_bytes());
-    out.extend_from_slice(body);
-    out
 }
 
 /// Two clients whose SQLite stores hold `n` sessions each (one with each other), open on

@@ -10,8 +10,9 @@ use std::path::Path;
 use hemlis::store::Table;
 use hemlis::transport::PrekeyUpload;
 use hemlis::{Client, InMemoryRelay, MemoryStore};
-use hemlis_fuzz::interaction::{self, Op, Party, Start};
 use hemlis_fuzz::{RecordInput, TABLES};
+use hemlis_test::interaction::{self, Op, Start};
+use hemlis_test::party::Party;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
@@ -46,10 +47,10 @@ fn main() {
 
     // Bundles and uploads.
     let mut bob = Party::new(31);
-    write("bundle", "one-time", &bob.bundle(true, false).encode());
-    write("bundle", "last-resort", &bob.bundle(false, false).encode());
-    write("bundle", "classical", &bob.bundle(true, true).encode());
-    let mut rng = hemlis_fuzz::rng(32);
+    write("bundle", "one-time", &bob.bundle(true).encode());
+    write("bundle", "last-resort", &bob.bundle(false).encode());
+    write("bundle", "classical", &bob.classical_bundle(true).encode());
+    let mut rng = hemlis_test::rng::rng(32);
     let otp = bob.account.generate_one_time_prekeys(2, &mut rng);
     let kem = bob.account.generate_one_time_kem_prekeys(1, &mut rng);
     write(

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let sender = account.initial_sender(&parsed);
-    let mut rng = hemlis_fuzz::rng(7);
+    let mut rng = hemlis_test::rng::rng(7);
     match account.accept_initial(&parsed, &mut rng) {
         Ok((session, plaintext)) => {
             let expected = fixture.plaintext_of(&envelope);

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let fixture = hemlis_fuzz::session_fixture();
     let envelope = hemlis_fuzz::mutate(data, &fixture.envelopes);
     let mut session = Session::from_bytes(&fixture.state, hemlis_fuzz::limits()).expect("fixture restores");
-    let mut rng = hemlis_fuzz::rng(u64::from(data.first().copied().unwrap_or(0)));
+    let mut rng = hemlis_test::rng::rng(u64::from(data.first().copied().unwrap_or(0)));
     match session.decrypt(&envelope, &mut rng) {
         Ok(plaintext) => {
             let expected = fixture.plaintext_of(&envelope);

@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let limits = hemlis_fuzz::limits();
-    let mut rng = hemlis_fuzz::rng(3);
+    let mut rng = hemlis_test::rng::rng(3);
     if let Ok(mut session) = Session::from_bytes(data, limits) {
         let bytes = session.to_bytes().expect("a restored session serializes");
         let again = Session::from_bytes(&bytes, limits).expect("its own bytes restore");

@@ -1,28 +1,20 @@
 //! Fixtures shared by the fuzz targets and the seed-corpus generator
 //! (`examples/make_corpus.rs`): a fixed conversation from a seeded RNG, a fixed responder
 //! account with initial envelopes addressed to it, and the record format of the `records`
-//! target. Everything is deterministic, so a crash reproduces from its input alone.
+//! target. Everything is deterministic, so a crash reproduces from its input alone. The
+//! parties, the RNG and the two-party interaction model (the `interaction` target) come
+//! from `hemlis-test`, the harness of the tests.
 
 use std::sync::OnceLock;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hemlis::client::{ClientConfig, ClientParts};
-use hemlis::rand_core::SeedableRng;
 use hemlis::store::Table;
-use hemlis::{Account, Clock, InMemoryRelay, Limits, MemoryStore};
-use rand_chacha::ChaCha20Rng;
-
-/// The two-party model of `tests/interaction/mod.rs`, shared with the property tests.
-#[path = "../../tests/interaction/mod.rs"]
-pub mod interaction;
-
-use interaction::Party;
-
-/// A deterministic RNG.
-pub fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
+use hemlis::{Account, InMemoryRelay, Limits, MemoryStore};
+use hemlis_test::clock::FixedClock;
+use hemlis_test::party::Party;
+use hemlis_test::rng::rng;
 
 /// Valid envelopes to a fixed receiver state, with their plaintexts.
 pub struct Fixture {
@@ -50,7 +42,7 @@ pub fn session_fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let mut alice = Party::new(11);
         let mut bob = Party::new(12);
-        let bundle = bob.bundle(true, false);
+        let bundle = bob.bundle(true);
         alice.initiate(&bundle);
         let first = alice.send(b"hello bob");
         bob.receive(&first).expect("first message");
@@ -81,8 +73,8 @@ pub fn account_fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let mut bob = Party::new(22);
-        let with_one_time = bob.bundle(true, false);
-        let last_resort = bob.bundle(false, false);
+        let with_one_time = bob.bundle(true);
+        let last_resort = bob.bundle(false);
         let mut envelopes = Vec::new();
         for (seed, bundle) in [(23, &with_one_time), (24, &last_resort)] {
             let mut alice = Party::new(seed);
@@ -207,15 +199,6 @@ pub fn encode_records(records: &[RecordInput]) -> Vec<u8> {
 
 /// The key check record's plaintext (docs/PROTOCOL.md, section 12.3).
 pub const CHECK_PLAINTEXT: &[u8] = b"hemlis storage key check v1";
-
-/// A clock that stands still.
-pub struct FixedClock(pub u64);
-
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0
-    }
-}
 
 /// A small configuration, so an upkeep generates few keys.
 pub fn small_config() -> ClientConfig {
