@@ -102,6 +102,9 @@ pub enum DecodeError {
     /// A ciphertext whose length is not one of the padding buckets.
     #[error("ciphertext length is not a padding bucket")]
     BadLength,
+    /// An address whose user id is empty, longer than 128 bytes or not UTF-8.
+    #[error("invalid address")]
+    InvalidAddress,
 }
 
 /// Serialized state that cannot be restored.
