@@ -68,3 +68,29 @@ impl<'a> Codec<'a> for Payload<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_round_trips_in_one_exact_buffer() {
+        let sender = Address::new("alice", 3).unwrap();
+        for body in [&b""[..], b"hello"] {
+            let bytes = encode(&sender, 1_700_000_000, body);
+            assert_eq!(bytes.len(), 1 + 10 + 8 + body.len());
+            assert_eq!(bytes.capacity(), bytes.len());
+            assert_eq!(decode(&bytes), Some((sender.clone(), 1_700_000_000, body)));
+            for len in 0..1 + 10 + 8 {
+                assert_eq!(decode(&bytes[..len]), None, "{len} bytes");
+            }
+        }
+        let mut other_version = encode(&sender, 0, b"x");
+        other_version[0] = 2;
+        assert_eq!(decode(&other_version), None);
+        assert_eq!(
+            Payload::from_bytes(&other_version).err(),
+            Some(DecodeError::UnsupportedVersion(2))
+        );
+    }
+}

@@ -102,3 +102,40 @@ impl fmt::Display for Address {
         write!(f, "{}:{}", self.user, self.device)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_codec_round_trips_and_refuses_invalid_user_ids() {
+        for address in [
+            Address::new("a", 0).unwrap(),
+            Address::new("é".repeat(64), u32::MAX).unwrap(),
+        ] {
+            let bytes = address.to_bytes();
+            assert_eq!(bytes.len(), address.encoded_len());
+            assert_eq!(bytes, address.encode());
+            assert_eq!(Address::from_bytes(&bytes), Ok(address.clone()));
+            let mut longer = bytes.clone();
+            longer.extend_from_slice(&[9, 9]);
+            assert_eq!(Address::decode_prefix(&longer), Some((address, &[9u8, 9][..])));
+            assert_eq!(Address::from_bytes(&longer), Err(DecodeError::TrailingBytes));
+            assert_eq!(
+                Address::from_bytes(&bytes[..bytes.len() - 1]),
+                Err(DecodeError::Truncated)
+            );
+        }
+        assert_eq!(
+            Address::from_bytes(&[0, 0, 0, 0, 1]),
+            Err(DecodeError::InvalidAddress)
+        );
+        assert_eq!(
+            Address::from_bytes(&[1, 0xff, 0, 0, 0, 1]),
+            Err(DecodeError::InvalidAddress)
+        );
+        let long = [vec![129], vec![b'a'; 129], vec![0; 4]].concat();
+        assert_eq!(Address::from_bytes(&long), Err(DecodeError::InvalidAddress));
+        assert_eq!(Address::decode_prefix(&long), None);
+    }
+}

@@ -205,3 +205,41 @@ fn read_count(r: &mut Reader<'_>) -> Result<usize, DecodeError> {
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_round_trips_and_decodes_before_it_verifies() {
+        let mut rng = crate::fast_rng();
+        let mut account = Account::new(&mut rng, 0);
+        let one_time = account.generate_one_time_prekeys(2, &mut rng);
+        let one_time_kem = account.generate_one_time_kem_prekeys(1, &mut rng);
+        let upload = PrekeyUpload::new(&account, one_time, one_time_kem);
+        let bytes = upload.to_bytes();
+        assert_eq!(bytes.len(), upload.encoded_len());
+        assert_eq!(bytes.len(), 1 + 32 + 100 + 1252 + 2 + 2 * 36 + 2 + 1252);
+        assert_eq!(PrekeyUpload::decode(&bytes), Ok(upload.clone()));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let mut r = Reader::new(&longer);
+        assert_eq!(PrekeyUpload::read(&mut r), Ok(upload));
+        assert_eq!(r.remaining(), 1);
+        assert_eq!(
+            PrekeyUpload::decode(&longer),
+            Err(Error::Decode(DecodeError::TrailingBytes))
+        );
+        // A broken signature and a trailing byte: the malformed input is reported first.
+        let last = bytes.len() - 1;
+        longer[last] ^= 1;
+        assert_eq!(
+            PrekeyUpload::decode(&longer),
+            Err(Error::Decode(DecodeError::TrailingBytes))
+        );
+        assert_eq!(
+            PrekeyUpload::decode(&longer[..bytes.len()]),
+            Err(Error::BadSignature)
+        );
+    }
+}

@@ -93,3 +93,114 @@ pub trait Codec<'a>: Sized {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::fmt::Debug;
+
+    use super::*;
+    use crate::wire::envelope::EnvelopePrefix;
+    use crate::wire::{BundleFields, Header, InitialPrefix, KemPrekeyFields};
+
+    /// The contract of [`Codec`] for one value: an exact length, one allocation, a round
+    /// trip, and every strict prefix refused.
+    fn check<T>(value: &T)
+    where
+        T: for<'a> Codec<'a, Error = DecodeError> + Debug + PartialEq,
+    {
+        let bytes = value.to_bytes();
+        assert_eq!(bytes.len(), value.encoded_len(), "{value:?}");
+        assert_eq!(bytes.capacity(), value.encoded_len(), "{value:?}");
+        assert_eq!(T::from_bytes(&bytes).as_ref(), Ok(value));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let mut r = Reader::new(&longer);
+        assert_eq!(T::read(&mut r).as_ref(), Ok(value));
+        assert_eq!(r.remaining(), 1);
+        for len in 0..bytes.len() {
+            assert!(T::from_bytes(bytes.get(..len).unwrap()).is_err(), "{len} bytes");
+        }
+    }
+
+    fn initial(kem: bool, one_time: bool) -> InitialPrefix {
+        InitialPrefix {
+            signed_prekey_id: 7,
+            one_time_prekey_id: one_time.then_some(9),
+            kem: kem.then(|| (8, Box::new([3u8; 1088]))),
+            base_key: [4; 32],
+            sealed_identity: [5; 72],
+        }
+    }
+
+    #[test]
+    fn every_wire_format_keeps_the_contract() {
+        check(&Header {
+            ratchet_key: [1; 32],
+            previous_chain_len: 2,
+            n: u32::MAX,
+        });
+        for (kem, one_time) in [(false, false), (false, true), (true, false), (true, true)] {
+            check(&initial(kem, one_time));
+            check(&EnvelopePrefix::Initial(std::borrow::Cow::Owned(initial(
+                kem, one_time,
+            ))));
+            check(&BundleFields {
+                identity_key: [1; 32],
+                signed_prekey_id: 2,
+                signed_prekey: [3; 32],
+                signed_prekey_signature: [4; 64],
+                kem_prekey: kem.then(|| KemPrekeyFields {
+                    id: 5,
+                    one_time,
+                    key: vec![6; 1184],
+                    signature: [7; 64],
+                }),
+                one_time_prekey: one_time.then_some((8, [9; 32])),
+            });
+        }
+        check(&EnvelopePrefix::Message);
+    }
+
+    #[test]
+    fn the_envelope_prefix_has_the_bytes_of_section_5() {
+        assert_eq!(EnvelopePrefix::Message.to_bytes(), [1, 2]);
+        let bytes = EnvelopePrefix::from(Some(&initial(true, false))).to_bytes();
+        assert_eq!(bytes.len(), crate::wire::INITIAL_PREFIX_LEN);
+        assert_eq!(
+            bytes.get(..16),
+            Some(&[1, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 1, 0, 0, 0, 8][..])
+        );
+        let classical = EnvelopePrefix::from(Some(&initial(false, true))).to_bytes();
+        assert_eq!(classical.len(), crate::wire::CLASSICAL_PREFIX_LEN);
+        assert_eq!(
+            EnvelopePrefix::from_bytes(&[1, 3]),
+            Err(DecodeError::UnknownKind(3))
+        );
+        assert_eq!(
+            EnvelopePrefix::from_bytes(&[2, 2]),
+            Err(DecodeError::UnsupportedVersion(2))
+        );
+        // An id without its flag.
+        let mut bad = classical.clone();
+        if let Some(flag) = bad.get_mut(6) {
+            *flag = 0;
+        }
+        assert_eq!(EnvelopePrefix::from_bytes(&bad), Err(DecodeError::InvalidFlag));
+    }
+
+    #[test]
+    fn the_reader_checks_before_it_reads() {
+        let mut r = Reader::new(&[0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(r.u16(), Ok(1));
+        assert_eq!(r.bytes(usize::MAX), Err(DecodeError::Truncated));
+        assert_eq!(r.position(), 2);
+        assert_eq!(r.check_room(7, 1), Ok(()));
+        assert_eq!(r.check_room(8, 1), Err(DecodeError::Truncated));
+        assert_eq!(r.check_room(usize::MAX, 2), Err(DecodeError::Truncated));
+        assert_eq!(r.u64(), Err(DecodeError::Truncated));
+        assert_eq!(r.flag(), Err(DecodeError::InvalidFlag));
+        assert_eq!(r.rest(), [3, 4, 5, 6, 7, 8]);
+        assert_eq!(r.u8(), Err(DecodeError::Truncated));
+        assert_eq!(r.finish(), Ok(()));
+    }
+}
