@@ -67,6 +67,9 @@ pub enum DecodeError {
     /// A ciphertext whose length is not one of the padding buckets.
     #[error("ciphertext length is not a padding bucket")]
     BadLength,
+    /// An address whose user id is empty, longer than 128 bytes or not UTF-8.
+    #[error("invalid address")]
+    InvalidAddress,
 }
 
 /// A public key or signature that does not hold up (docs/PROTOCOL.md, sections 2.1 to 2.4).

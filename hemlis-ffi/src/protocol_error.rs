@@ -67,6 +67,8 @@ pub enum DecodeKind {
     InvalidFlag,
     /// A ciphertext length that is not a padding bucket.
     BadLength,
+    /// An address whose user id is empty, over 128 bytes or not UTF-8.
+    InvalidAddress,
     /// A rule this layer does not know yet.
     Other,
 }
@@ -185,6 +187,7 @@ impl From<DecodeError> for DecodeKind {
             DecodeError::Oversize => Self::Oversize,
             DecodeError::InvalidFlag => Self::InvalidFlag,
             DecodeError::BadLength => Self::BadLength,
+            DecodeError::InvalidAddress => Self::InvalidAddress,
             _ => Self::Other,
         }
     }

@@ -21,7 +21,7 @@ use crate::handshake::pqxdh;
 use crate::limits::Limits;
 use crate::state;
 use crate::wire::{
-    CLASSICAL_PREFIX_LEN, Envelope, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
+    CLASSICAL_PREFIX_LEN, Codec, Envelope, Header, INITIAL_PREFIX_LEN, InitialPrefix, SEALED_HEADER_LEN,
     SEALED_IDENTITY_LEN, pad_into, padded_len, write_initial_prefix,
 };
 
@@ -262,7 +262,8 @@ impl Session {
         body_ad.extend_from_slice(&out);
         let header_start = out.len();
         out.extend_from_slice(header_nonce);
-        out.extend_from_slice(Zeroizing::new(header.encode()).as_slice());
+        // Into the envelope, sized up front: the header plaintext is never copied elsewhere.
+        header.encode(&mut out);
         aead::seal_tail(
             &mut out,
             header_start,

@@ -8,6 +8,7 @@
 //! ```
 
 use super::VERSION;
+use super::codec::Codec;
 use super::reader::Reader;
 use crate::crypto::kem::KEM_PUBLIC_LEN;
 use crate::error::DecodeError;
@@ -52,46 +53,72 @@ impl BundleFields {
     /// Length of a bundle with both.
     pub const MAX_LEN: usize = Self::MIN_LEN + Self::KEM_LEN + Self::ONE_TIME_LEN;
 
-    /// Encodes the bundle.
+    /// Encodes the bundle (the same as [`Codec::to_bytes`]).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(Self::MAX_LEN);
-        out.push(VERSION);
-        out.extend_from_slice(&self.identity_key);
-        out.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
-        out.extend_from_slice(&self.signed_prekey);
-        out.extend_from_slice(&self.signed_prekey_signature);
+        self.to_bytes()
+    }
+
+    /// Decodes a bundle, rejecting unknown versions, bad flags, truncation and trailing bytes
+    /// (the same as [`Codec::from_bytes`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError::Oversize`] for more than [`BundleFields::MAX_LEN`] bytes, then the
+    /// first rule the input breaks (docs/PROTOCOL.md, section 4.2).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Self::from_bytes(bytes)
+    }
+}
+
+impl Codec<'_> for BundleFields {
+    type Error = DecodeError;
+
+    fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&self.identity_key);
+        bytes.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
+        bytes.extend_from_slice(&self.signed_prekey);
+        bytes.extend_from_slice(&self.signed_prekey_signature);
         match &self.kem_prekey {
-            None => out.push(0),
+            None => bytes.push(0),
             Some(kem) => {
-                out.push(1);
-                out.extend_from_slice(&kem.id.to_be_bytes());
-                out.push(u8::from(kem.one_time));
-                out.extend_from_slice(&kem.key);
-                out.extend_from_slice(&kem.signature);
+                bytes.push(1);
+                bytes.extend_from_slice(&kem.id.to_be_bytes());
+                bytes.push(u8::from(kem.one_time));
+                bytes.extend_from_slice(&kem.key);
+                bytes.extend_from_slice(&kem.signature);
             }
         }
         match &self.one_time_prekey {
-            None => out.push(0),
+            None => bytes.push(0),
             Some((id, key)) => {
-                out.push(1);
-                out.extend_from_slice(&id.to_be_bytes());
-                out.extend_from_slice(key);
+                bytes.push(1);
+                bytes.extend_from_slice(&id.to_be_bytes());
+                bytes.extend_from_slice(key);
             }
         }
-        out
     }
 
-    /// Decodes a bundle, rejecting unknown versions, bad flags, truncation and trailing bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() > Self::MAX_LEN {
-            return Err(DecodeError::Oversize);
-        }
-        let mut r = Reader::new(bytes);
+    fn encoded_len(&self) -> usize {
+        // The KEM key's length is its own (1,184 bytes in every bundle this crate builds).
+        let kem = self
+            .kem_prekey
+            .as_ref()
+            .map_or(0, |kem| Self::KEM_LEN - KEM_PUBLIC_LEN + kem.key.len());
+        let one_time = if self.one_time_prekey.is_some() {
+            Self::ONE_TIME_LEN
+        } else {
+            0
+        };
+        Self::MIN_LEN + kem + one_time
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let version = r.u8()?;
         if version != VERSION {
             return Err(DecodeError::UnsupportedVersion(version));
         }
-        let fields = Self {
+        Ok(Self {
             identity_key: r.array()?,
             signed_prekey_id: r.u32()?,
             signed_prekey: r.array()?,
@@ -111,7 +138,17 @@ impl BundleFields {
             } else {
                 None
             },
-        };
+        })
+    }
+
+    /// Refuses more than [`BundleFields::MAX_LEN`] bytes as [`DecodeError::Oversize`]
+    /// before reading any field, then reads one bundle and requires its end.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() > Self::MAX_LEN {
+            return Err(DecodeError::Oversize);
+        }
+        let mut r = Reader::new(bytes);
+        let fields = Self::read(&mut r)?;
         r.finish()?;
         Ok(fields)
     }

@@ -8,7 +8,10 @@
 //! sealed header (80) || body nonce (24) || body ciphertext (a padding bucket) || tag (16)
 //! ```
 
+use std::borrow::Cow;
+
 use super::VERSION;
+use super::codec::Codec;
 use super::header::SEALED_HEADER_LEN;
 use super::padding::{is_bucket, padded_len};
 use super::reader::Reader;
@@ -57,47 +60,21 @@ pub struct InitialPrefix {
 #[derive(Debug, Clone)]
 pub struct Envelope<'a> {
     bytes: &'a [u8],
-    initial: Option<InitialPrefix>,
+    prefix: EnvelopePrefix<'static>,
     header_at: usize,
 }
 
 impl<'a> Envelope<'a> {
     /// Parses an envelope whose padded body may be at most `max_padded_len` bytes.
+    ///
+    /// # Errors
+    ///
+    /// The [`DecodeError`] of the first rule the input breaks, in the order of
+    /// docs/PROTOCOL.md, section 5.2: the prefix (version, kind, flags), then the sealed
+    /// header, then the body's length.
     pub fn parse(bytes: &'a [u8], max_padded_len: usize) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        let version = r.u8()?;
-        if version != VERSION {
-            return Err(DecodeError::UnsupportedVersion(version));
-        }
-        let initial = match r.u8()? {
-            KIND_INITIAL => {
-                let signed_prekey_id = r.u32()?;
-                let has_one_time = r.flag()?;
-                let one_time_id = r.u32()?;
-                let has_kem = r.flag()?;
-                let kem_id = r.u32()?;
-                if (!has_one_time && one_time_id != 0) || (!has_kem && kem_id != 0) {
-                    return Err(DecodeError::InvalidFlag);
-                }
-                let base_key = r.array()?;
-                let kem = if has_kem {
-                    let mut ciphertext = Box::new([0u8; KEM_CIPHERTEXT_LEN]);
-                    ciphertext.copy_from_slice(r.bytes(KEM_CIPHERTEXT_LEN)?);
-                    Some((kem_id, ciphertext))
-                } else {
-                    None
-                };
-                Some(InitialPrefix {
-                    signed_prekey_id,
-                    one_time_prekey_id: has_one_time.then_some(one_time_id),
-                    kem,
-                    base_key,
-                    sealed_identity: r.array()?,
-                })
-            }
-            KIND_MESSAGE => None,
-            other => return Err(DecodeError::UnknownKind(other)),
-        };
+        let prefix = EnvelopePrefix::read(&mut r)?;
         let header_at = r.position();
         r.bytes(SEALED_HEADER_LEN)?;
         let body = r.rest();
@@ -115,23 +92,25 @@ impl<'a> Envelope<'a> {
         }
         Ok(Self {
             bytes,
-            initial,
+            prefix,
             header_at,
         })
     }
 
     /// The kind of envelope.
     pub fn kind(&self) -> EnvelopeKind {
-        if self.initial.is_some() {
-            EnvelopeKind::Initial
-        } else {
-            EnvelopeKind::Message
+        match self.prefix {
+            EnvelopePrefix::Initial(_) => EnvelopeKind::Initial,
+            EnvelopePrefix::Message => EnvelopeKind::Message,
         }
     }
 
     /// The X3DH fields, for an initial envelope.
     pub fn initial(&self) -> Option<&InitialPrefix> {
-        self.initial.as_ref()
+        match &self.prefix {
+            EnvelopePrefix::Initial(initial) => Some(initial),
+            EnvelopePrefix::Message => None,
+        }
     }
 
     /// The whole envelope.
@@ -168,21 +147,106 @@ impl<'a> Envelope<'a> {
 
 /// Writes version, kind and, for an initial envelope, the handshake fields.
 pub(crate) fn write_initial_prefix(out: &mut Vec<u8>, initial: Option<&InitialPrefix>) {
-    out.push(VERSION);
-    match initial {
-        None => out.push(KIND_MESSAGE),
-        Some(p) => {
-            out.push(KIND_INITIAL);
-            out.extend_from_slice(&p.signed_prekey_id.to_be_bytes());
-            out.push(u8::from(p.one_time_prekey_id.is_some()));
-            out.extend_from_slice(&p.one_time_prekey_id.unwrap_or(0).to_be_bytes());
-            out.push(u8::from(p.kem.is_some()));
-            out.extend_from_slice(&p.kem.as_ref().map_or(0, |(id, _)| *id).to_be_bytes());
-            out.extend_from_slice(&p.base_key);
-            if let Some((_, ciphertext)) = &p.kem {
-                out.extend_from_slice(ciphertext.as_slice());
+    EnvelopePrefix::from(initial).encode(out);
+}
+
+/// Everything before the sealed header (section 5): version, kind and, in an initial
+/// envelope, the handshake fields. Borrows the fields to encode them, owns them once read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvelopePrefix<'p> {
+    /// Kind `0x01`.
+    Initial(Cow<'p, InitialPrefix>),
+    /// Kind `0x02`.
+    Message,
+}
+
+impl<'p> From<Option<&'p InitialPrefix>> for EnvelopePrefix<'p> {
+    fn from(initial: Option<&'p InitialPrefix>) -> Self {
+        initial.map_or(Self::Message, |p| Self::Initial(Cow::Borrowed(p)))
+    }
+}
+
+impl Codec<'_> for EnvelopePrefix<'_> {
+    type Error = DecodeError;
+
+    fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.push(VERSION);
+        match self {
+            Self::Initial(initial) => {
+                bytes.push(KIND_INITIAL);
+                initial.encode(bytes);
             }
-            out.extend_from_slice(&p.sealed_identity);
+            Self::Message => bytes.push(KIND_MESSAGE),
         }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            Self::Initial(initial) => MESSAGE_PREFIX_LEN + initial.encoded_len(),
+            Self::Message => MESSAGE_PREFIX_LEN,
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        match r.u8()? {
+            KIND_INITIAL => Ok(Self::Initial(Cow::Owned(InitialPrefix::read(r)?))),
+            KIND_MESSAGE => Ok(Self::Message),
+            other => Err(DecodeError::UnknownKind(other)),
+        }
+    }
+}
+
+/// The fields of an initial envelope after its kind byte (section 5.1), from the signed
+/// prekey id to the sealed identity. A one-time prekey id or KEM prekey id that is not 0
+/// with its flag 0 is [`DecodeError::InvalidFlag`].
+impl Codec<'_> for InitialPrefix {
+    type Error = DecodeError;
+
+    fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&self.signed_prekey_id.to_be_bytes());
+        bytes.push(u8::from(self.one_time_prekey_id.is_some()));
+        bytes.extend_from_slice(&self.one_time_prekey_id.unwrap_or(0).to_be_bytes());
+        bytes.push(u8::from(self.kem.is_some()));
+        bytes.extend_from_slice(&self.kem.as_ref().map_or(0, |(id, _)| *id).to_be_bytes());
+        bytes.extend_from_slice(&self.base_key);
+        if let Some((_, ciphertext)) = &self.kem {
+            bytes.extend_from_slice(ciphertext.as_slice());
+        }
+        bytes.extend_from_slice(&self.sealed_identity);
+    }
+
+    fn encoded_len(&self) -> usize {
+        let kem = if self.kem.is_some() { KEM_CIPHERTEXT_LEN } else { 0 };
+        CLASSICAL_PREFIX_LEN - MESSAGE_PREFIX_LEN + kem
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let signed_prekey_id = r.u32()?;
+        let has_one_time = r.flag()?;
+        let one_time_id = r.u32()?;
+        let has_kem = r.flag()?;
+        let kem_id = r.u32()?;
+        if (!has_one_time && one_time_id != 0) || (!has_kem && kem_id != 0) {
+            return Err(DecodeError::InvalidFlag);
+        }
+        let base_key = r.array()?;
+        let kem = if has_kem {
+            let mut ciphertext = Box::new([0u8; KEM_CIPHERTEXT_LEN]);
+            ciphertext.copy_from_slice(r.bytes(KEM_CIPHERTEXT_LEN)?);
+            Some((kem_id, ciphertext))
+        } else {
+            None
+        };
+        Ok(Self {
+            signed_prekey_id,
+            one_time_prekey_id: has_one_time.then_some(one_time_id),
+            kem,
+            base_key,
+            sealed_identity: r.array()?,
+        })
     }
 }

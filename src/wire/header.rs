@@ -3,6 +3,7 @@
 //! Plaintext layout: ratchet public key (32) || previous chain length (u32) || message
 //! number (u32), 40 bytes, sealed to 80 bytes.
 
+use super::codec::Codec;
 use super::reader::Reader;
 use crate::crypto::aead::OVERHEAD;
 use crate::error::DecodeError;
@@ -23,23 +24,31 @@ pub(crate) struct Header {
     pub(crate) n: u32,
 }
 
-impl Header {
-    pub(crate) fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut out = [0u8; HEADER_LEN];
-        out[..32].copy_from_slice(&self.ratchet_key);
-        out[32..36].copy_from_slice(&self.previous_chain_len.to_be_bytes());
-        out[36..].copy_from_slice(&self.n.to_be_bytes());
-        out
+impl Codec<'_> for Header {
+    type Error = DecodeError;
+
+    fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&self.ratchet_key);
+        bytes.extend_from_slice(&self.previous_chain_len.to_be_bytes());
+        bytes.extend_from_slice(&self.n.to_be_bytes());
     }
 
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let header = Self {
+    fn encoded_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
             ratchet_key: r.array()?,
             previous_chain_len: r.u32()?,
             n: r.u32()?,
-        };
-        r.finish()?;
-        Ok(header)
+        })
+    }
+}
+
+impl Header {
+    /// Decodes a header plaintext: exactly [`HEADER_LEN`] bytes.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Self::from_bytes(bytes)
     }
 }
