@@ -1,4 +1,4 @@
-//! Faults between the client and the world (DESIGN section 4): a transport that fails on
+//! Faults between the client and the world (docs/ARCHITECTURE.md, section 4): a transport that fails on
 //! send, loses an answer or an acknowledgement; a store that fails a commit; a crash after
 //! the inbox commit and before the acknowledgement; a store rolled back. Nothing is lost,
 //! nothing is delivered twice.

@@ -1,4 +1,4 @@
-//! What the relay learns (DESIGN section 1): every byte handed to the transport in a
+//! What the relay learns (docs/PROTOCOL.md, section 11): every byte handed to the transport in a
 //! three-party conversation is searched for plaintext, private keys, identity keys and
 //! ratchet public keys, and every envelope's size is checked against the padding buckets.
 

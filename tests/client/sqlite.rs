@@ -1,4 +1,4 @@
-//! The embedded SQLite store (DESIGN section 4): the database file and its WAL hold no
+//! The embedded SQLite store (docs/ARCHITECTURE.md, section 4): the database file and its WAL hold no
 //! plaintext and no key, a wrong storage key and a damaged record are caught, and both
 //! sides of a conversation restart from their files and carry on.
 

@@ -1,4 +1,4 @@
-//! Prekey upkeep and trust (DESIGN section 3; docs/PROTOCOL.md, section 12.1): one-time
+//! Prekey upkeep and trust (docs/ARCHITECTURE.md, section 3; docs/PROTOCOL.md, section 12.1): one-time
 //! prekeys replenished below the threshold, the signed prekey rotated with a grace period,
 //! a changed identity key blocking sends until accepted, safety numbers, several devices.
 

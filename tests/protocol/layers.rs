@@ -181,3 +181,40 @@ fn no_two_modules_import_each_other() {
         "modules that import each other (docs/ARCHITECTURE.md, section 2)"
     );
 }
+
+/// Every file of the repository a reader follows (sources, tests, docs, scripts).
+fn repository_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') || name == "target" || name == "corpus" {
+            continue;
+        }
+        if path.is_dir() {
+            repository_files(&path, out);
+        } else if ["rs", "md", "sh", "toml", "kt", "py"]
+            .iter()
+            .any(|ext| path.extension().is_some_and(|e| e == *ext))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_file_cites_a_document_that_is_not_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    repository_files(root, &mut files);
+    assert!(files.len() > 50, "the walk found the repository");
+    // Split so that this file does not name what it looks for.
+    let needle = ["DESIGN", " section"].concat();
+    let cited: Vec<_> = files
+        .iter()
+        .filter(|path| std::fs::read_to_string(path).is_ok_and(|text| text.contains(&needle)))
+        .collect();
+    assert!(
+        cited.is_empty(),
+        "cite a document of the repository instead: {cited:?}"
+    );
+}

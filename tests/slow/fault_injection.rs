@@ -1,4 +1,4 @@
-//! Fault injection (DESIGN section 4): three clients talk for thousands of random steps
+//! Fault injection (docs/ARCHITECTURE.md, section 4): three clients talk for thousands of random steps
 //! through a transport that drops (holds back), duplicates and reorders envelopes and fails
 //! sends, answers, acknowledgements and fetches, over stores that fail commits, with
 //! restarts from the store at random. Then the faults stop and everyone catches up, and:
