@@ -36,6 +36,6 @@ pub use transport::{Address, AsyncTransport, InMemoryRelay, Transport};
 pub use wire::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability
-/// checks; not part of the stable API.
-#[doc(hidden)]
+/// checks: behind the `kat` feature, and not part of the stable API.
+#[cfg(feature = "kat")]
 pub mod kat;

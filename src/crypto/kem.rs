@@ -41,7 +41,8 @@ impl KemKeyPair {
         }
     }
 
-    /// The key pair of the seed `d || z`.
+    /// The key pair of the seed `d || z` (known-answer tests).
+    #[cfg(any(test, feature = "kat"))]
     pub(crate) fn from_parts(d: [u8; 32], z: [u8; 32]) -> Self {
         Self {
             d: Secret32::from_bytes(d),
