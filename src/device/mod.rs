@@ -297,7 +297,7 @@ impl Device {
     /// Ids of outbox records, by key order (oldest first).
     fn outbox_ids(&self) -> Result<Vec<u64>, ClientError> {
         let mut ids = Vec::new();
-        for (key, _) in self.store.scan(Table::Outbox)? {
+        for key in self.store.keys(Table::Outbox)? {
             let bytes: [u8; 8] = key
                 .as_slice()
                 .try_into()

@@ -116,6 +116,10 @@ impl Device {
     /// shows an identity key other than the pinned one is marked changed (that one
     /// record is committed) and the send fails with `IdentityChanged`; nothing else is
     /// committed. On any other error nothing changes.
+    ///
+    /// Each record is loaded again rather than taken from what [`Device::lookups`] saw:
+    /// between the two calls a driver may let other calls run (the async driver does while
+    /// it awaits the relay), and a send must encrypt with the sessions as they are now.
     pub fn send<R: CryptoRng + ?Sized>(
         &mut self,
         targets: &[Address],
@@ -261,6 +265,6 @@ impl Device {
 
     /// Number of envelopes waiting in the outbox (in flight included).
     pub fn outbox_len(&self) -> Result<usize, ClientError> {
-        Ok(self.store.scan(Table::Outbox)?.len())
+        Ok(self.store.keys(Table::Outbox)?.len())
     }
 }

@@ -20,36 +20,35 @@ impl Device {
     /// after each receive). On error nothing changes.
     pub fn upkeep<R: CryptoRng + ?Sized>(&mut self, now: u64, rng: &mut R) -> Result<bool, ClientError> {
         let config = self.config;
-        let mut account = self.account.staged_copy();
-        let mut changed = false;
-        if now
-            >= account
-                .signed_prekey_created_at()
-                .saturating_add(config.signed_prekey_rotation)
-        {
-            account.rotate_signed_prekey(rng, now);
-            changed = true;
-        }
-        account.remove_expired_signed_prekeys(now, config.signed_prekey_grace);
         let want = config.one_time_prekeys;
-        let have = account.one_time_prekeys().len();
-        if have < config.replenish_below || (have == 0 && want > 0) {
-            changed |= !account
-                .generate_one_time_prekeys(want - have.min(want), rng)
-                .is_empty();
-        }
-        let have = account.one_time_kem_prekey_count();
-        if have < config.replenish_below || (have == 0 && want > 0) {
-            changed |= !account
-                .generate_one_time_kem_prekeys(want - have.min(want), rng)
-                .is_empty();
-        }
-        if !changed {
-            // Expired signed prekeys leave memory now and the store with the next commit
-            // of the account; they answer nothing either way.
+        let short = |have: usize| (have < config.replenish_below || have == 0) && have < want;
+        let rotate = now
+            >= self
+                .account
+                .signed_prekey_created_at()
+                .saturating_add(config.signed_prekey_rotation);
+        let one_time_short = short(self.account.one_time_prekeys().len());
+        let kem_short = short(self.account.one_time_kem_prekey_count());
+        if !(rotate || one_time_short || kem_short) {
+            // Nothing to make, so no copy of the account's secrets. Expired signed prekeys
+            // leave memory now and the store with the next commit of the account; they
+            // answer nothing either way.
             self.account
                 .remove_expired_signed_prekeys(now, config.signed_prekey_grace);
             return Ok(false);
+        }
+        let mut account = self.account.staged_copy();
+        if rotate {
+            account.rotate_signed_prekey(rng, now);
+        }
+        account.remove_expired_signed_prekeys(now, config.signed_prekey_grace);
+        if one_time_short {
+            let have = account.one_time_prekeys().len();
+            account.generate_one_time_prekeys(want - have.min(want), rng);
+        }
+        if kem_short {
+            let have = account.one_time_kem_prekey_count();
+            account.generate_one_time_kem_prekeys(want - have.min(want), rng);
         }
         let mut counters = self.counters.clone();
         counters.publish_pending = true;

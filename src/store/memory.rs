@@ -37,6 +37,15 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    fn keys(&self, table: Table) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .records
+            .range((table, Vec::new())..)
+            .take_while(|((t, _), _)| *t == table)
+            .map(|((_, k), _)| k.clone())
+            .collect())
+    }
+
     fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
         for write in writes {
             match write {

@@ -84,6 +84,53 @@ pub trait Store: Send {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All records of a table, ordered by key.
     fn scan(&self, table: Table) -> Result<Rows, StoreError>;
+    /// The keys of a table, ordered by key, without reading the records. The default reads
+    /// them through [`Store::scan`]; a backend that can list keys alone should.
+    fn keys(&self, table: Table) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.scan(table)?.into_iter().map(|(key, _)| key).collect())
+    }
     /// Applies all writes atomically: all of them or, on error, none.
     fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every backend lists the same keys as its scan, in order, for that table only.
+    fn keys_match_scan(store: &mut dyn Store) {
+        let put = |table, key: &[u8], value: &[u8]| Write::Put {
+            table,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        };
+        store
+            .commit(vec![
+                put(Table::Outbox, &[0, 2], b"b"),
+                put(Table::Outbox, &[0, 1], b"a"),
+                put(Table::Inbox, &[0, 1], b"other table"),
+                put(Table::Peers, &[9], b"other table"),
+            ])
+            .unwrap();
+        let keys = store.keys(Table::Outbox).unwrap();
+        assert_eq!(keys, vec![vec![0, 1], vec![0, 2]]);
+        let scanned: Vec<_> = store
+            .scan(Table::Outbox)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, scanned);
+        assert!(store.keys(Table::Meta).unwrap().is_empty());
+    }
+
+    #[test]
+    fn memory_store_lists_keys_as_it_scans() {
+        keys_match_scan(&mut MemoryStore::new());
+    }
+
+    #[test]
+    fn sqlite_store_lists_keys_as_it_scans() {
+        keys_match_scan(&mut SqliteStore::open_in_memory().unwrap());
+    }
 }

@@ -95,6 +95,17 @@ impl Store for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
     }
 
+    fn keys(&self, table: Table) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT k FROM records WHERE tbl = ?1 ORDER BY k")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![table.id()], |row| row.get(0))
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
     fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError> {
         let tx = self.conn.transaction().map_err(backend)?;
         {
