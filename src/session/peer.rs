@@ -26,7 +26,10 @@ use crate::state;
 use crate::wire::Envelope;
 
 /// The sessions with one peer device.
-#[derive(Debug, Clone)]
+///
+/// Not `Clone`, as [`Session`] is not: a copy exists only as serialized state
+/// ([`PeerSessions::to_bytes`]).
+#[derive(Debug)]
 pub struct PeerSessions {
     remote_identity: Option<IdentityKey>,
     allow_classical: bool,

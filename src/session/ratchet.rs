@@ -27,7 +27,10 @@ use crate::wire::{
 
 /// One end of a session with one peer device. Sans-IO: bytes in, bytes out; the caller
 /// passes randomness in and persists the state with [`Session::to_bytes`] after each call.
-#[derive(Debug, Clone)]
+///
+/// Not `Clone`: two live copies of one ratchet would encrypt different messages under the
+/// same message keys. A copy exists only as serialized state, restored on purpose.
+#[derive(Debug)]
 pub struct Session {
     pub(super) state: SessionState,
     pub(super) limits: Limits,
