@@ -30,6 +30,16 @@ use crate::wire::{
 ///
 /// Not `Clone`: two live copies of one ratchet would encrypt different messages under the
 /// same message keys. A copy exists only as serialized state, restored on purpose.
+///
+/// ```compile_fail
+/// fn copyable<T: Clone>() {}
+/// copyable::<hemlis::Session>();
+/// ```
+///
+/// ```compile_fail
+/// fn copyable<T: Clone>() {}
+/// copyable::<hemlis::PeerSessions>();
+/// ```
 #[derive(Debug)]
 pub struct Session {
     pub(super) state: SessionState,
