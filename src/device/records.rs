@@ -11,6 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use super::ClientError;
 use crate::crypto::aead;
 use crate::crypto::secret::Secret32;
+use crate::error::{Error, InternalError};
 use crate::store::{Table, Write};
 
 const RECORD_LABEL: &[u8] = b"hemlis/v1/record";
@@ -51,7 +52,7 @@ impl Sealer {
             plaintext,
             rng,
         )
-        .map_err(|_| ClientError::CorruptRecord(table))?;
+        .map_err(|_| Error::Internal(InternalError::Seal))?;
         Ok(Write::Put { table, key, value })
     }
 
@@ -65,7 +66,7 @@ impl Sealer {
     ) -> Result<Write, ClientError> {
         // Sized before it is written: a growing buffer would leave copies of the sessions
         // a record holds in freed memory.
-        let bytes = crate::state::to_exact_vec(value).ok_or(ClientError::CorruptRecord(table))?;
+        let bytes = crate::state::to_exact_vec(value).ok_or(Error::Internal(InternalError::Encode))?;
         self.put(table, key, &bytes, rng)
     }
 
