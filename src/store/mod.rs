@@ -5,13 +5,11 @@
 //! table and row key as associated data) before a store sees it, so any implementation,
 //! including one an app brings, holds ciphertext only.
 
-mod backend;
-mod memory;
-mod sqlite;
+pub(crate) mod backend;
+pub(crate) mod memory;
+pub(crate) mod sqlite;
 
-pub use backend::Store;
-pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub(crate) use backend::Store;
 
 use thiserror::Error;
 
@@ -83,6 +81,7 @@ pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{MemoryStore, SqliteStore};
 
     /// Every backend lists the same keys as its scan, in order, for that table only.
     fn keys_match_scan(store: &mut dyn Store) {

@@ -4,16 +4,16 @@
 //! Everything that crosses it is a prekey upload or a bundle (public keys and signatures)
 //! or an envelope; the relay learns addresses, sizes and times, never a plaintext or a key.
 
-mod address;
-mod asynchronous;
-mod blocking;
-mod memory;
+pub(crate) mod address;
+pub(crate) mod asynchronous;
+pub(crate) mod blocking;
+pub(crate) mod memory;
 mod upload;
 
-pub use address::Address;
-pub use asynchronous::AsyncTransport;
-pub use blocking::Transport;
-pub use memory::{InMemoryRelay, RelayState};
+pub(crate) use address::Address;
+pub(crate) use asynchronous::AsyncTransport;
+pub(crate) use blocking::Transport;
+pub use memory::RelayState;
 pub use upload::PrekeyUpload;
 
 use thiserror::Error;
