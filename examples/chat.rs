@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::transport::{Incoming, TransportError};
-use hemlis::{Address, Client, InMemoryRelay, SqliteStore, SystemClock, Transport, os_rng};
+use hemlis::{
+    Address, Client, ClientConfig, ClientParts, InMemoryRelay, SqliteStore, SystemClock, Transport, os_rng,
+};
 
 /// The relay, seen through a transport that can hand the mailbox over in reverse order.
 struct Reordering {

@@ -8,8 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hemlis::client::AsyncClientParts;
-use hemlis::{AsyncClient, InMemoryRelay, SqliteStore};
+use hemlis::{AsyncClient, AsyncClientParts, InMemoryRelay, SqliteStore};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 

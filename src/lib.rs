@@ -4,14 +4,14 @@
 #![deny(unreachable_pub, unused_qualifications, rust_2018_idioms)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod client;
-pub mod crypto;
-pub mod device;
+mod client;
+mod crypto;
+mod device;
 mod error;
-pub mod handshake;
+mod handshake;
 mod limits;
 mod rng;
-pub mod session;
+mod session;
 mod state;
 pub mod store;
 pub mod transport;
@@ -19,7 +19,10 @@ pub mod wire;
 
 pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
-pub use device::{ClientConfig, ClientError, Clock, Device, Lookup, Lookups, Received, SystemClock};
+pub use device::{
+    ClientConfig, ClientError, Clock, Device, Lookup, Lookups, ReceiveReport, Received, RejectReason,
+    Rejection, SafetyNumber, SystemClock, Transmit, Upload, safety_number,
+};
 pub use error::{
     DecodeError, DecryptError, Error, HandshakeError, InternalError, KeyError, MisuseError, Result,
     StateError,
@@ -31,9 +34,11 @@ pub use limits::Limits;
 pub use rand_core;
 pub use rng::{DefaultRng, FastRng, OsRng, fast_rng, os_rng};
 pub use session::{Decrypted, PeerSessions, Session, Staged};
-pub use store::{MemoryStore, SqliteStore, Store};
-pub use transport::{Address, AsyncTransport, InMemoryRelay, Transport};
-pub use wire::Envelope;
+pub use store::{backend::Store, memory::MemoryStore, sqlite::SqliteStore};
+pub use transport::{
+    address::Address, asynchronous::AsyncTransport, blocking::Transport, memory::InMemoryRelay,
+};
+pub use wire::envelope::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability
 /// checks: behind the `kat` feature, and not part of the stable API.

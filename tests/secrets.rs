@@ -1064,9 +1064,8 @@ fn unseal_record(storage_key: [u8; 32], table: u8, key: &[u8], value: &[u8]) -> 
 
 #[test]
 fn client_send_and_receive_leave_no_session_secret_in_freed_memory() {
-    use hemlis::client::{ClientConfig, ClientParts};
     use hemlis::store::Table;
-    use hemlis::{Client, Clock, InMemoryRelay, MemoryStore};
+    use hemlis::{Client, ClientConfig, ClientParts, Clock, InMemoryRelay, MemoryStore};
 
     struct Fixed;
     impl Clock for Fixed {

@@ -25,12 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::store::{Table, Write};
 use hemlis::transport::{RelayState, TransportError};
 use hemlis::{
-    Account, Address, Client, Envelope, InMemoryRelay, Limits, MemoryStore, SqliteStore, Store, Transport,
-    fast_rng,
+    Account, Address, Client, ClientConfig, ClientParts, Envelope, InMemoryRelay, Limits, MemoryStore,
+    SqliteStore, Store, Transport, fast_rng,
 };
 
 use hemlis_test::clock::FixedClock;

@@ -9,9 +9,8 @@ use std::sync::OnceLock;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::store::Table;
-use hemlis::{Account, InMemoryRelay, Limits, MemoryStore};
+use hemlis::{Account, ClientConfig, ClientParts, InMemoryRelay, Limits, MemoryStore};
 use hemlis_test::clock::FixedClock;
 use hemlis_test::party::Party;
 use hemlis_test::rng::rng;

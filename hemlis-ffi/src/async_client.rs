@@ -8,8 +8,7 @@ use super::client::{
     ReceiveSummary, ReceivedMessage, SafetyNumberRecord, address, check_device, count, storage_key_of,
 };
 use super::{DeviceAddress, HemlisError};
-use hemlis::client::{AsyncClientParts, ClientConfig};
-use hemlis::{AsyncClient, ClientError, SqliteStore, SystemClock, os_rng};
+use hemlis::{AsyncClient, AsyncClientParts, ClientConfig, ClientError, SqliteStore, SystemClock, os_rng};
 
 /// One device: a `hemlis::AsyncClient` on an encrypted SQLite database, with the system
 /// clock, the operating system's randomness and the app's async transport. The calls that

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::transport::split_incoming;
 use super::{DeviceAddress, IncomingEnvelope, TransportFailure};
-use hemlis::AsyncTransport;
-use hemlis::transport::{Address, Incoming, TransportError};
+use hemlis::transport::{Incoming, TransportError};
+use hemlis::{Address, AsyncTransport};
 
 /// The networking the app implements in its own language, as async calls: the contract of
 /// each is the one of `FfiTransport` (and `hemlis::Transport`). The library drives the

@@ -6,9 +6,10 @@ use zeroize::Zeroizing;
 
 use super::transport::ForeignTransport;
 use super::{DeviceAddress, FfiTransport, HemlisError, ProtocolError};
-use hemlis::client::{ClientConfig, ClientParts, ReceiveReport, Received};
-use hemlis::transport::Address;
-use hemlis::{Client, ClientError, SqliteStore, SystemClock, os_rng};
+use hemlis::{
+    Address, Client, ClientConfig, ClientError, ClientParts, ReceiveReport, Received, SqliteStore,
+    SystemClock, os_rng,
+};
 
 /// A message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -77,14 +78,14 @@ pub enum RejectReason {
     Other,
 }
 
-impl From<&hemlis::client::RejectReason> for RejectReason {
-    fn from(r: &hemlis::client::RejectReason) -> Self {
+impl From<&hemlis::RejectReason> for RejectReason {
+    fn from(r: &hemlis::RejectReason) -> Self {
         match r {
-            hemlis::client::RejectReason::Protocol(e) => Self::Protocol { error: e.into() },
-            hemlis::client::RejectReason::CorruptRecord(table) => Self::CorruptRecord {
+            hemlis::RejectReason::Protocol(e) => Self::Protocol { error: e.into() },
+            hemlis::RejectReason::CorruptRecord(table) => Self::CorruptRecord {
                 table: format!("{table:?}"),
             },
-            hemlis::client::RejectReason::SenderMismatch => Self::SenderMismatch,
+            hemlis::RejectReason::SenderMismatch => Self::SenderMismatch,
             _ => Self::Other,
         }
     }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::TransportFailure;
-use hemlis::transport::{Address, Incoming, Transport, TransportError};
+use hemlis::transport::{Incoming, TransportError};
+use hemlis::{Address, Transport};
 
 /// A device: a user id and a device number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]

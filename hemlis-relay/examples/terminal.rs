@@ -23,9 +23,8 @@ use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::Rng;
-use hemlis::{Address, Client, ClientError, SqliteStore, SystemClock, os_rng};
+use hemlis::{Address, Client, ClientConfig, ClientError, ClientParts, SqliteStore, SystemClock, os_rng};
 use hemlis_relay::TcpTransport;
 use zeroize::Zeroizing;
 

@@ -8,9 +8,9 @@
 use core::fmt;
 use std::borrow::Cow;
 
-use hemlis::DecodeError;
-use hemlis::transport::{Address, Incoming, TransportError};
+use hemlis::transport::{Incoming, TransportError};
 use hemlis::wire::{Codec, Reader};
+use hemlis::{Address, DecodeError};
 
 /// Largest frame body, either way.
 pub(crate) const MAX_FRAME: usize = 4 * 1024 * 1024;

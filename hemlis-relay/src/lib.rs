@@ -76,9 +76,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use hemlis::DecodeError;
-use hemlis::transport::{Address, Incoming, RelayState, Transport, TransportError};
+use hemlis::transport::{Incoming, RelayState, TransportError};
 use hemlis::wire::Codec;
+use hemlis::{Address, DecodeError, Transport};
 
 mod frames;
 

@@ -1,8 +1,7 @@
 //! The parts of a client under test, and what the client tests do with one.
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::{Rng, SeedableRng};
-use hemlis::{Address, Client, Received, Store, Transport};
+use hemlis::{Address, Client, ClientConfig, ClientParts, Received, Store, Transport};
 use rand_chacha::ChaCha20Rng;
 
 use crate::clock::TestClock;

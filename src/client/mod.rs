@@ -12,12 +12,8 @@
 mod asynchronous;
 mod blocking;
 
-pub use crate::device::{
-    ClientConfig, ClientError, Clock, ReceiveReport, Received, RejectReason, Rejection, SafetyNumber,
-    SystemClock, safety_number,
-};
 pub use asynchronous::{AsyncClient, AsyncClientParts};
 pub use blocking::{Client, ClientParts};
 
-use crate::device::Device;
+use crate::device::{ClientConfig, ClientError, Clock, Device, ReceiveReport, Received, SafetyNumber};
 use crate::transport::{AsyncTransport, Transport};

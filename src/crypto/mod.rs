@@ -5,5 +5,5 @@
 pub(crate) mod aead;
 pub(crate) mod kdf;
 pub(crate) mod kem;
-pub mod keys;
+pub(crate) mod keys;
 pub(crate) mod secret;

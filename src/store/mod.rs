@@ -5,11 +5,11 @@
 //! table and row key as associated data) before a store sees it, so any implementation,
 //! including one an app brings, holds ciphertext only.
 
-mod memory;
-mod sqlite;
+pub(crate) mod backend;
+pub(crate) mod memory;
+pub(crate) mod sqlite;
 
-pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub(crate) use backend::Store;
 
 use thiserror::Error;
 
@@ -78,24 +78,10 @@ pub enum StoreError {
 /// The rows of a table: `(key, record)` pairs, ordered by key.
 pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// A transactional key-value store of opaque records.
-pub trait Store: Send {
-    /// One record.
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
-    /// All records of a table, ordered by key.
-    fn scan(&self, table: Table) -> Result<Rows, StoreError>;
-    /// The keys of a table, ordered by key, without reading the records. The default reads
-    /// them through [`Store::scan`]; a backend that can list keys alone should.
-    fn keys(&self, table: Table) -> Result<Vec<Vec<u8>>, StoreError> {
-        Ok(self.scan(table)?.into_iter().map(|(key, _)| key).collect())
-    }
-    /// Applies all writes atomically: all of them or, on error, none.
-    fn commit(&mut self, writes: Vec<Write>) -> Result<(), StoreError>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{MemoryStore, SqliteStore};
 
     /// Every backend lists the same keys as its scan, in order, for that table only.
     fn keys_match_scan(store: &mut dyn Store) {

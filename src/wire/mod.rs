@@ -12,17 +12,18 @@
 
 mod bundle;
 mod codec;
-mod envelope;
+pub(crate) mod envelope;
 mod header;
 mod padding;
 mod reader;
 
 pub use bundle::{BundleFields, KemPrekeyFields};
 pub use codec::Codec;
+pub(crate) use envelope::Envelope;
 pub(crate) use envelope::{
     CLASSICAL_PREFIX_LEN, INITIAL_PREFIX_LEN, SEALED_IDENTITY_LEN, write_initial_prefix,
 };
-pub use envelope::{Envelope, EnvelopeKind, InitialPrefix};
+pub use envelope::{EnvelopeKind, InitialPrefix};
 pub(crate) use header::{Header, SEALED_HEADER_LEN};
 pub use padding::{MIN_PADDED_LEN, padded_len};
 pub(crate) use padding::{pad_into, unpad};

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use hemlis::client::{AsyncClientParts, ClientConfig};
 use hemlis::store::{Rows, Table};
 use hemlis::transport::{Incoming, TransportError};
 use hemlis::{
-    Address, AsyncClient, AsyncTransport, ClientError, Device, InMemoryRelay, Lookup, Lookups, MemoryStore,
-    SqliteStore, Transport,
+    Address, AsyncClient, AsyncClientParts, AsyncTransport, ClientConfig, ClientError, Device, InMemoryRelay,
+    Lookup, Lookups, MemoryStore, SqliteStore, Transport,
 };
 use hemlis_test::clock::FixedClock;
 use hemlis_test::rng::rng;

@@ -3,10 +3,9 @@
 //! the inbox commit and before the acknowledgement; a store rolled back. Nothing is lost,
 //! nothing is delivered twice.
 
-use hemlis::client::ReceiveReport;
 use hemlis::store::StoreError;
 use hemlis::transport::TransportError;
-use hemlis::{Client, ClientError, InMemoryRelay, MemoryStore, SqliteStore, Store, Transport};
+use hemlis::{Client, ClientError, InMemoryRelay, MemoryStore, ReceiveReport, SqliteStore, Store, Transport};
 use hemlis_test::client::*;
 use hemlis_test::clock::*;
 use hemlis_test::envelope::*;

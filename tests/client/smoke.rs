@@ -1,7 +1,8 @@
 //! Smoke test of the client: three devices on an in-memory relay, one restart from SQLite.
 
-use hemlis::client::{ClientConfig, ClientParts};
-use hemlis::{Client, InMemoryRelay, MemoryStore, SqliteStore, Store, Transport as _};
+use hemlis::{
+    Client, ClientConfig, ClientParts, InMemoryRelay, MemoryStore, SqliteStore, Store, Transport as _,
+};
 use hemlis_test::clock::FixedClock;
 use hemlis_test::forward::{Forward, Forwarding};
 use hemlis_test::rng::rng;
@@ -106,10 +107,7 @@ fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
     let report = bob.receive().unwrap();
     assert!(report.messages.is_empty());
     assert_eq!(report.rejected.len(), 1);
-    assert_eq!(
-        report.rejected[0].reason,
-        hemlis::client::RejectReason::SenderMismatch
-    );
+    assert_eq!(report.rejected[0].reason, hemlis::RejectReason::SenderMismatch);
     assert_eq!(report.rejected[0].from, carol_address);
     // Nothing was learned about carol: no pin, no pending change, sending is not blocked.
     assert_eq!(bob.peer_identity(&carol_address).unwrap(), None);

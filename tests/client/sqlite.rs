@@ -6,10 +6,8 @@ use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
-use hemlis::client::RejectReason;
 use hemlis::store::Table;
-use hemlis::transport::Address;
-use hemlis::{Client, ClientError, InMemoryRelay, MemoryStore, SqliteStore};
+use hemlis::{Address, Client, ClientError, InMemoryRelay, MemoryStore, RejectReason, SqliteStore};
 use hemlis_test::client::*;
 use hemlis_test::clock::*;
 use hemlis_test::faults::*;

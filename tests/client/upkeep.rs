@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use hemlis::HandshakeError;
-use hemlis::client::{ClientConfig, RejectReason};
-use hemlis::{Client, ClientError, Envelope, Error, InMemoryRelay, Limits, MemoryStore, Transport};
+use hemlis::{
+    Client, ClientConfig, ClientError, Envelope, Error, HandshakeError, InMemoryRelay, Limits, MemoryStore,
+    RejectReason, Transport,
+};
 use hemlis_test::client::*;
 use hemlis_test::clock::*;
 use hemlis_test::faults::*;

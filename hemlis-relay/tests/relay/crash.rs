@@ -398,8 +398,8 @@ impl Wire {
     }
 }
 
-fn client_parts(db: &Path, transport: Box<dyn Transport>, seed: u64) -> hemlis::client::ClientParts {
-    hemlis::client::ClientParts {
+fn client_parts(db: &Path, transport: Box<dyn Transport>, seed: u64) -> hemlis::ClientParts {
+    hemlis::ClientParts {
         storage_key: storage_key(),
         store: Box::new(SqliteStore::open(db).expect("open database")),
         transport,

@@ -1,5 +1,5 @@
 //! Load: three clients, each a separate process with its own SQLite file, send 10,000
-//! messages each through the TCP relay (`hemlis::transport::{TcpTransport, serve_relay}`)
+//! messages each through the TCP relay (`hemlis_relay::{TcpTransport, serve_relay}`)
 //! on 127.0.0.1, half to each of the two others, receiving as they go. Every message is
 //! delivered, none twice; each client reports its peak memory (VmHWM of
 //! /proc/self/status) and its time.
@@ -23,10 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::SeedableRng;
 use hemlis::transport::RelayState;
-use hemlis::{Client, SqliteStore, SystemClock};
+use hemlis::{Client, ClientConfig, ClientParts, SqliteStore, SystemClock};
 use hemlis_relay::{TcpTransport, serve_relay};
 
 const USERS: [&str; 3] = ["alice", "bob", "carol"];

@@ -1,4 +1,4 @@
-//! The TCP relay (`hemlis::transport::{TcpTransport, serve_relay}`; docs/PROTOCOL.md,
+//! The TCP relay (`hemlis_relay::{TcpTransport, serve_relay}`; docs/PROTOCOL.md,
 //! section 12.5): a relay and two clients as separate processes exchange messages; the
 //! transport against the relay in one process; and malformed frames never bring the relay
 //! down.
@@ -16,10 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hemlis::client::{ClientConfig, ClientParts};
 use hemlis::rand_core::{Rng, SeedableRng};
 use hemlis::transport::{Incoming, RelayState, TransportError};
-use hemlis::{Address, Client, ClientError, MemoryStore, SqliteStore, SystemClock, Transport, os_rng};
+use hemlis::{
+    Address, Client, ClientConfig, ClientError, ClientParts, MemoryStore, SqliteStore, SystemClock,
+    Transport, os_rng,
+};
 use hemlis_relay::{TcpTransport, serve_relay};
 use hemlis_test::clock::FixedClock;
 
