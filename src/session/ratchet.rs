@@ -13,7 +13,7 @@ use crate::crypto::aead;
 use crate::crypto::kdf::{kdf_ck, kdf_rk, ratchet_init};
 use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{HandshakeSecret, HeaderKey, RootKey};
 use crate::error::{Error, Result, StateError};
 use crate::error::{InternalError, MisuseError};
 use crate::handshake::PrekeyBundle;
@@ -66,13 +66,13 @@ pub(super) struct SessionState {
     pub(super) post_quantum: bool,
     /// Our current ratchet key pair (DHs).
     pub(super) ratchet: DhKeyPair,
-    pub(super) root: Secret32,
+    pub(super) root: RootKey,
     /// Sending chain (CKs, Ns, HKs); `None` only inside a responder's first decryption.
     pub(super) send: Option<Chain>,
-    pub(super) next_send_header_key: Secret32,
+    pub(super) next_send_header_key: HeaderKey,
     /// Receiving chain (CKr, Nr, HKr); `None` until the peer's first message.
     pub(super) recv: Option<Chain>,
-    pub(super) next_recv_header_key: Secret32,
+    pub(super) next_recv_header_key: HeaderKey,
     /// Length of our previous sending chain (PN).
     pub(super) previous_send_len: u32,
     pub(super) skipped: SkippedKeys,
@@ -154,7 +154,7 @@ impl Session {
     /// The responder's state before its first decryption (Double Ratchet spec,
     /// RatchetInitBobHE): the signed prekey is the first ratchet key.
     pub(crate) fn responder(
-        sk: &Secret32,
+        sk: &HandshakeSecret,
         local_identity: IdentityKey,
         remote_identity: IdentityKey,
         signed_prekey: DhKeyPair,

@@ -11,7 +11,7 @@ use super::dh_step::{DhStep, dh_ratchet_he};
 use super::ratchet::Session;
 use crate::crypto::aead;
 use crate::crypto::keys::check_x25519_canonical;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{HeaderKey, MessageKey};
 use crate::error::DecryptError;
 use crate::error::{Error, Result};
 use crate::wire::{Envelope, Header, unpad};
@@ -26,7 +26,7 @@ enum Opened {
     Old(usize, Header),
 }
 
-fn open_header(header_key: &Secret32, envelope: &Envelope<'_>) -> Option<Header> {
+fn open_header(header_key: &HeaderKey, envelope: &Envelope<'_>) -> Option<Header> {
     let plaintext = aead::open(header_key, envelope.before_header(), envelope.sealed_header()).ok()?;
     Header::decode(&plaintext).ok()
 }
@@ -49,7 +49,7 @@ impl Session {
             .find_map(|(i, hk)| open_header(hk, envelope).map(|h| Opened::Old(i, h)))
     }
 
-    fn open_body(&self, message_key: &Secret32, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
+    fn open_body(&self, message_key: &MessageKey, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
         let ad = self.associated_data();
         let before = envelope.before_body();
         let mut body_ad = Vec::with_capacity(ad.len() + before.len());
