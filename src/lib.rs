@@ -19,7 +19,9 @@ pub mod wire;
 
 pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
-pub use device::{ClientConfig, ClientError, Clock, Device, Lookup, Lookups, Received, SystemClock};
+pub use device::{
+    ClientConfig, ClientError, Clock, Device, Lookup, Lookups, Received, SystemClock, ValidConfig,
+};
 pub use error::{
     DecodeError, DecryptError, Error, HandshakeError, InternalError, KeyError, MisuseError, Result,
     StateError,
