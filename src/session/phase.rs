@@ -13,7 +13,7 @@ use super::chain::Chain;
 use super::ratchet::Pending;
 
 /// Where a session stands.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum Phase {
     /// A responder inside the decryption of the initial message (RatchetInitBobHE): no
     /// chain yet. Never stored: the session exists for the caller only once that message

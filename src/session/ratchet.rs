@@ -51,7 +51,7 @@ pub struct Session {
 
 /// A session's state in memory: the ratchet keys and counters, and the [`Phase`], which
 /// holds the chains and the handshake fields in the combinations that can occur.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Ratchet {
     pub(super) local_identity: IdentityKey,
     pub(super) remote_identity: IdentityKey,
