@@ -2,35 +2,35 @@
 //! it exists so tests outside the crate can pin every derivation to fixed vectors.
 
 use crate::crypto::kdf;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{ChainKey, DhOutput, HandshakeSecret, KemSecret, RootKey, SecretBytes};
 
-fn bytes(s: &Secret32) -> [u8; 32] {
+fn bytes(s: &impl SecretBytes) -> [u8; 32] {
     *s.expose()
 }
 
 /// KDF_RK(rk, dh) as (root key, chain key, next header key).
 pub fn kdf_rk(rk: [u8; 32], dh: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
-    let (a, b, c) = kdf::kdf_rk(&Secret32::from_bytes(rk), &Secret32::from_bytes(dh));
+    let (a, b, c) = kdf::kdf_rk(&RootKey::from_bytes(rk), &DhOutput::from_bytes(dh));
     (bytes(&a), bytes(&b), bytes(&c))
 }
 
 /// KDF_CK(ck) as (message key, next chain key).
 pub fn kdf_ck(ck: [u8; 32]) -> ([u8; 32], [u8; 32]) {
-    let (a, b) = kdf::kdf_ck(&Secret32::from_bytes(ck));
+    let (a, b) = kdf::kdf_ck(&ChainKey::from_bytes(ck));
     (bytes(&a), bytes(&b))
 }
 
 /// The handshake secret from three or four DH outputs and, for PQXDH, the KEM secret.
 pub fn handshake_secret(dh: &[[u8; 32]], kem_secret: Option<[u8; 32]>) -> [u8; 32] {
-    let secrets: Vec<Secret32> = dh.iter().map(|d| Secret32::from_bytes(*d)).collect();
-    let refs: Vec<&Secret32> = secrets.iter().collect();
-    let ss = kem_secret.map(Secret32::from_bytes);
+    let secrets: Vec<DhOutput> = dh.iter().map(|d| DhOutput::from_bytes(*d)).collect();
+    let refs: Vec<&DhOutput> = secrets.iter().collect();
+    let ss = kem_secret.map(KemSecret::from_bytes);
     bytes(&kdf::handshake_secret(&refs, ss.as_ref()))
 }
 
 /// The ratchet initialisation as (root key, HK_A, NHK_B).
 pub fn ratchet_init(sk: [u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
-    let (a, b, c) = kdf::ratchet_init(&Secret32::from_bytes(sk));
+    let (a, b, c) = kdf::ratchet_init(&HandshakeSecret::from_bytes(sk));
     (bytes(&a), bytes(&b), bytes(&c))
 }
 
@@ -42,9 +42,9 @@ pub fn sealed_identity_key(
     spk: [u8; 32],
     ik_b: [u8; 32],
 ) -> [u8; 32] {
-    let ss = kem_secret.map(Secret32::from_bytes);
+    let ss = kem_secret.map(KemSecret::from_bytes);
     bytes(&kdf::sealed_identity_key(
-        &Secret32::from_bytes(dh3),
+        &DhOutput::from_bytes(dh3),
         ss.as_ref(),
         &ek,
         &spk,

@@ -21,7 +21,7 @@ pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use device::{
     ClientConfig, ClientError, Clock, Device, Lookup, Lookups, ReceiveReport, Received, RejectReason,
-    Rejection, SafetyNumber, SystemClock, Transmit, Upload, safety_number,
+    Rejection, SafetyNumber, SystemClock, Transmit, Upload, ValidConfig, safety_number,
 };
 pub use error::{
     DecodeError, DecryptError, Error, HandshakeError, InternalError, KeyError, MisuseError, Result,

@@ -10,7 +10,7 @@ use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::secret::Secret32;
+use super::secret::{HeaderKey, MessageKey, SealedIdentityKey, SecretBytes, StorageKey};
 
 /// Length of the random nonce.
 pub(crate) const NONCE_LEN: usize = 24;
@@ -23,8 +23,39 @@ pub(crate) const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OpenError;
 
-fn cipher(key: &Secret32) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(&Key::from(*key.expose()))
+/// A key of a role that seals and opens with the AEAD: header, message, sealed-identity
+/// and storage keys. Root and chain keys do not, so neither can be used as one by mistake.
+pub(crate) trait AeadKey {
+    /// The key bytes, for the cipher only.
+    fn aead_bytes(&self) -> &[u8; 32];
+}
+
+impl AeadKey for HeaderKey {
+    fn aead_bytes(&self) -> &[u8; 32] {
+        self.expose()
+    }
+}
+
+impl AeadKey for MessageKey {
+    fn aead_bytes(&self) -> &[u8; 32] {
+        self.expose()
+    }
+}
+
+impl AeadKey for SealedIdentityKey {
+    fn aead_bytes(&self) -> &[u8; 32] {
+        self.expose()
+    }
+}
+
+impl AeadKey for StorageKey {
+    fn aead_bytes(&self) -> &[u8; 32] {
+        self.expose()
+    }
+}
+
+fn cipher(key: &impl AeadKey) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(&Key::from(*key.aead_bytes()))
 }
 
 /// The plaintext was longer than the cipher can take (2^38 bytes).
@@ -35,7 +66,7 @@ pub(crate) struct SealError;
 /// `rng`.
 pub(crate) fn seal_into<R: CryptoRng + ?Sized>(
     out: &mut Vec<u8>,
-    key: &Secret32,
+    key: &impl AeadKey,
     ad: &[u8],
     plaintext: &[u8],
     rng: &mut R,
@@ -52,7 +83,12 @@ pub(crate) fn seal_into<R: CryptoRng + ?Sized>(
 /// Seals in place the tail of `out` from `start`, which holds `nonce || plaintext`: the
 /// plaintext is replaced by its ciphertext and the tag is appended. On error the tail is
 /// removed. With enough capacity reserved beforehand, the plaintext is never copied.
-pub(crate) fn seal_tail(out: &mut Vec<u8>, start: usize, key: &Secret32, ad: &[u8]) -> Result<(), SealError> {
+pub(crate) fn seal_tail(
+    out: &mut Vec<u8>,
+    start: usize,
+    key: &impl AeadKey,
+    ad: &[u8],
+) -> Result<(), SealError> {
     let Some(body) = start.checked_add(NONCE_LEN).filter(|&b| b <= out.len()) else {
         out.truncate(start);
         return Err(SealError);
@@ -73,7 +109,7 @@ pub(crate) fn seal_tail(out: &mut Vec<u8>, start: usize, key: &Secret32, ad: &[u
 }
 
 /// Opens `nonce || ciphertext || tag`, returning the plaintext in a zeroizing buffer.
-pub(crate) fn open(key: &Secret32, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+pub(crate) fn open(key: &impl AeadKey, ad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
     if sealed.len() < OVERHEAD {
         return Err(OpenError);
     }

@@ -6,7 +6,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::secret::Secret32;
+use super::secret::{
+    ChainKey, DhOutput, HandshakeSecret, HeaderKey, KemSecret, MessageKey, RootKey, SealedIdentityKey,
+    SecretBytes,
+};
 
 /// HKDF info of the PQXDH secret: names the protocol version, curve, hash and KEM.
 pub(crate) const INFO_PQXDH: &[u8] = b"hemlis/v1/PQXDH/X25519/SHA-256/ML-KEM-768";
@@ -31,20 +34,21 @@ fn hkdf_expand<const N: usize>(salt: &[u8], ikm: &[u8], info: &[&[u8]]) -> Zeroi
     okm
 }
 
-fn take32(okm: &[u8], at: usize) -> Secret32 {
+fn take32<K: SecretBytes>(okm: &[u8], at: usize) -> K {
     let mut b = [0u8; 32];
     b.copy_from_slice(&okm[at..at + 32]);
-    Secret32::from_bytes(b)
+    K::from_bytes(b)
 }
 
-fn split3(okm: &[u8; 96]) -> (Secret32, Secret32, Secret32) {
+/// The three 32-byte keys of a 96-byte output: a root key, then two keys of roles `A`, `B`.
+fn split3<A: SecretBytes, B: SecretBytes>(okm: &[u8; 96]) -> (RootKey, A, B) {
     (take32(okm, 0), take32(okm, 32), take32(okm, 64))
 }
 
 /// The handshake secret:
 /// `SK = HKDF(salt = 0^32, ikm = 0xFF^32 || DH1 || DH2 || DH3 [|| DH4] [|| SS], info)`, with
 /// `info = INFO_PQXDH` when the ML-KEM shared secret `SS` is present, else `INFO_X3DH`.
-pub(crate) fn handshake_secret(dh_outputs: &[&Secret32], kem_secret: Option<&Secret32>) -> Secret32 {
+pub(crate) fn handshake_secret(dh_outputs: &[&DhOutput], kem_secret: Option<&KemSecret>) -> HandshakeSecret {
     let mut ikm = Zeroizing::new(Vec::with_capacity(32 * (2 + dh_outputs.len())));
     ikm.extend_from_slice(&[0xFF; 32]);
     for dh in dh_outputs {
@@ -63,17 +67,17 @@ pub(crate) fn handshake_secret(dh_outputs: &[&Secret32], kem_secret: Option<&Sec
 /// Ratchet initialisation: `RK || HK_A || NHK_B = HKDF(salt = 0^32, ikm = SK, info = INFO_RATCHET_INIT)`.
 ///
 /// `HK_A` is the initiator's first sending header key, `NHK_B` the responder's.
-pub(crate) fn ratchet_init(sk: &Secret32) -> (Secret32, Secret32, Secret32) {
+pub(crate) fn ratchet_init(sk: &HandshakeSecret) -> (RootKey, HeaderKey, HeaderKey) {
     split3(&hkdf_expand::<96>(&ZERO_SALT, sk.expose(), &[INFO_RATCHET_INIT]))
 }
 
 /// KDF_RK: `RK' || CK || NHK = HKDF(salt = RK, ikm = DH output, info = INFO_ROOT)`.
-pub(crate) fn kdf_rk(rk: &Secret32, dh_out: &Secret32) -> (Secret32, Secret32, Secret32) {
+pub(crate) fn kdf_rk(rk: &RootKey, dh_out: &DhOutput) -> (RootKey, ChainKey, HeaderKey) {
     split3(&hkdf_expand::<96>(rk.expose(), dh_out.expose(), &[INFO_ROOT]))
 }
 
 /// KDF_CK: message key `HMAC-SHA256(CK, 0x01)`, next chain key `HMAC-SHA256(CK, 0x02)`.
-pub(crate) fn kdf_ck(ck: &Secret32) -> (Secret32, Secret32) {
+pub(crate) fn kdf_ck(ck: &ChainKey) -> (MessageKey, ChainKey) {
     // HMAC pads a key shorter than the hash's 64-byte block with zeros, so keying with the
     // zero-padded block is HMAC under the 32-byte key, through the infallible constructor.
     let mut block = Zeroizing::new([0u8; 64]);
@@ -92,12 +96,12 @@ pub(crate) fn kdf_ck(ck: &Secret32) -> (Secret32, Secret32) {
 /// The key sealing the initiator's identity:
 /// `HKDF(salt = 0^32, ikm = DH3 [|| SS], info = INFO_SEALED_IDENTITY || EK_A || SPK_B || IK_B)`.
 pub(crate) fn sealed_identity_key(
-    dh3: &Secret32,
-    kem_secret: Option<&Secret32>,
+    dh3: &DhOutput,
+    kem_secret: Option<&KemSecret>,
     ephemeral: &[u8; 32],
     signed_prekey: &[u8; 32],
     responder_identity: &[u8; 32],
-) -> Secret32 {
+) -> SealedIdentityKey {
     let mut ikm = Zeroizing::new([0u8; 64]);
     ikm[..32].copy_from_slice(dh3.expose());
     let len = match kem_secret {

@@ -12,7 +12,7 @@ use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::secret::Secret32;
+use super::secret::{KemSecret, Secret32, SecretBytes};
 use crate::error::KeyError;
 use crate::error::{Error, Result};
 
@@ -66,11 +66,11 @@ impl KemKeyPair {
 
     /// Decapsulates `ciphertext`. ML-KEM never fails here: a tampered ciphertext yields an
     /// unrelated shared secret (implicit rejection), which the next AEAD check then refuses.
-    pub(crate) fn decapsulate(&self, ciphertext: &[u8; KEM_CIPHERTEXT_LEN]) -> Secret32 {
+    pub(crate) fn decapsulate(&self, ciphertext: &[u8; KEM_CIPHERTEXT_LEN]) -> KemSecret {
         let shared = self.expand().decapsulate(&Array::from(*ciphertext));
         let mut out = [0u8; 32];
         out.copy_from_slice(&shared);
-        Secret32::from_bytes(out)
+        KemSecret::from_bytes(out)
     }
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn check_public(public: &[u8]) -> Result<EncapsulationKey<MlKem768>> 
 pub(crate) fn encapsulate<R: CryptoRng + ?Sized>(
     public: &EncapsulationKey<MlKem768>,
     rng: &mut R,
-) -> (Box<[u8; KEM_CIPHERTEXT_LEN]>, Secret32) {
+) -> (Box<[u8; KEM_CIPHERTEXT_LEN]>, KemSecret) {
     let mut m = [0u8; 32];
     rng.fill_bytes(&mut m);
     let (ciphertext, shared) = public.encapsulate_deterministic(&Array::from(m));
@@ -101,7 +101,7 @@ pub(crate) fn encapsulate<R: CryptoRng + ?Sized>(
     ct.copy_from_slice(&ciphertext);
     let mut ss = [0u8; 32];
     ss.copy_from_slice(&shared);
-    (ct, Secret32::from_bytes(ss))
+    (ct, KemSecret::from_bytes(ss))
 }
 
 #[cfg(test)]

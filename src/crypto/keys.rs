@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::secret::Secret32;
+use super::secret::{DhOutput, Secret32, SecretBytes};
 use crate::error::KeyError;
 use crate::error::{Error, Result};
 
@@ -60,7 +60,7 @@ impl IdentityKeyPair {
     }
 
     /// X25519 with the identity's Montgomery form.
-    pub(crate) fn dh(&self, their_public: &[u8; 32]) -> Result<Secret32> {
+    pub(crate) fn dh(&self, their_public: &[u8; 32]) -> Result<DhOutput> {
         dh(&self.dh, their_public)
     }
 }
@@ -177,7 +177,7 @@ impl DhKeyPair {
     }
 
     /// X25519 with this key pair's secret.
-    pub(crate) fn dh(&self, their_public: &[u8; 32]) -> Result<Secret32> {
+    pub(crate) fn dh(&self, their_public: &[u8; 32]) -> Result<DhOutput> {
         dh(&self.secret, their_public)
     }
 }
@@ -189,13 +189,13 @@ impl fmt::Debug for DhKeyPair {
 }
 
 /// X25519, refusing an all-zero (non-contributory) output.
-fn dh(secret: &Secret32, their_public: &[u8; 32]) -> Result<Secret32> {
+fn dh(secret: &Secret32, their_public: &[u8; 32]) -> Result<DhOutput> {
     let secret = StaticSecret::from(*secret.expose());
     let shared = secret.diffie_hellman(&PublicKey::from(*their_public));
     if !shared.was_contributory() {
         return Err(Error::Key(KeyError::NonContributoryKey));
     }
-    Ok(Secret32::from_bytes(shared.to_bytes()))
+    Ok(DhOutput::from_bytes(shared.to_bytes()))
 }
 
 /// Rejects a non-canonical X25519 encoding: the top bit set, or `u >= 2^255 - 19`.

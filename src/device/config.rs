@@ -56,11 +56,80 @@ impl ClientConfig {
     /// Checks that a device can work with these settings: at most
     /// [`PrekeyUpload::MAX_ONE_TIME`] one-time prekeys of each kind (what one upload holds),
     /// and a replenish threshold no higher than that number.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidConfig`] if it cannot.
     pub fn check(&self) -> Result<(), ClientError> {
         if self.one_time_prekeys > PrekeyUpload::MAX_ONE_TIME || self.replenish_below > self.one_time_prekeys
         {
             return Err(ClientError::InvalidConfig);
         }
         Ok(())
+    }
+
+    /// The settings as a [`ValidConfig`], the only form a [`Device`](super::Device) runs
+    /// with, once [`ClientConfig::check`] passes.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::InvalidConfig`] if a device cannot work with these settings.
+    ///
+    /// ```
+    /// use hemlis::ClientConfig;
+    ///
+    /// let valid = ClientConfig::default().validate().unwrap();
+    /// assert_eq!(valid.one_time_prekeys(), 50);
+    ///
+    /// let mut config = ClientConfig::default();
+    /// config.replenish_below = config.one_time_prekeys + 1;
+    /// assert!(config.validate().is_err());
+    /// ```
+    pub fn validate(self) -> Result<ValidConfig, ClientError> {
+        self.check()?;
+        Ok(ValidConfig(self))
+    }
+}
+
+/// A [`ClientConfig`] a device can work with: made only by [`ClientConfig::validate`], and
+/// read-only from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidConfig(ClientConfig);
+
+impl ValidConfig {
+    /// One-time prekeys of each kind kept published.
+    pub fn one_time_prekeys(&self) -> usize {
+        self.0.one_time_prekeys
+    }
+
+    /// Replenish when fewer than this many remain unused.
+    pub fn replenish_below(&self) -> usize {
+        self.0.replenish_below
+    }
+
+    /// Rotate the signed prekey (and its last-resort KEM prekey) after this many seconds.
+    pub fn signed_prekey_rotation(&self) -> u64 {
+        self.0.signed_prekey_rotation
+    }
+
+    /// Keep a replaced signed prekey answering for this many seconds.
+    pub fn signed_prekey_grace(&self) -> u64 {
+        self.0.signed_prekey_grace
+    }
+
+    /// Protocol limits for every session.
+    pub fn limits(&self) -> Limits {
+        self.0.limits
+    }
+
+    /// The settings, read-only.
+    pub fn as_config(&self) -> &ClientConfig {
+        &self.0
+    }
+}
+
+impl From<ValidConfig> for ClientConfig {
+    fn from(valid: ValidConfig) -> Self {
+        valid.0
     }
 }

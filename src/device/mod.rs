@@ -19,7 +19,7 @@ mod upkeep;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use config::{ClientConfig, Clock, SystemClock};
+pub use config::{ClientConfig, Clock, SystemClock, ValidConfig};
 pub use error::ClientError;
 pub use receive::{ReceiveReport, Received, RejectReason, Rejection};
 pub use safety::{SafetyNumber, safety_number};
@@ -75,7 +75,7 @@ pub struct Device {
     account: Account,
     sealer: Sealer,
     store: Box<dyn Store>,
-    config: ClientConfig,
+    config: ValidConfig,
     counters: Counters,
     /// Outbox ids handed out by `poll_transmit` and not yet reported back.
     in_flight: BTreeSet<u64>,
@@ -112,13 +112,13 @@ impl Device {
         rng: &mut R,
     ) -> Result<Self, ClientError> {
         let me = Address::new(user, device).ok_or(ClientError::InvalidAddress)?;
-        config.check()?;
+        let config = config.validate()?;
         let sealer = Sealer::new(storage_key);
         if store.get(Table::Meta, META_CHECK)?.is_some() {
             return Err(ClientError::DeviceExists);
         }
         let mut account = Account::new(rng, now);
-        account.set_limits(config.limits);
+        account.set_limits(config.limits());
         let counters = Counters {
             publish_pending: true,
             ..Counters::default()
@@ -139,7 +139,7 @@ impl Device {
         store: Box<dyn Store>,
         config: ClientConfig,
     ) -> Result<Self, ClientError> {
-        config.check()?;
+        let config = config.validate()?;
         let sealer = Sealer::new(storage_key);
         let check = store.get(Table::Meta, META_CHECK)?.ok_or(ClientError::NoDevice)?;
         match sealer.open(Table::Meta, META_CHECK, &check) {
@@ -154,7 +154,7 @@ impl Device {
             .get(Table::Account, ACCOUNT_KEY)?
             .ok_or(ClientError::NoDevice)?;
         let account = sealer.open(Table::Account, ACCOUNT_KEY, &account)?;
-        let account = Account::from_bytes(&account, config.limits)?;
+        let account = Account::from_bytes(&account, config.limits())?;
         let counters = match store.get(Table::Meta, META_COUNTERS)? {
             Some(sealed) => sealer.open_value(Table::Meta, META_COUNTERS, &sealed)?,
             None => Counters::default(),
@@ -167,7 +167,7 @@ impl Device {
         account: Account,
         sealer: Sealer,
         store: Box<dyn Store>,
-        config: ClientConfig,
+        config: ValidConfig,
         counters: Counters,
     ) -> Self {
         Self {
@@ -196,7 +196,7 @@ impl Device {
     }
 
     /// The settings this device runs with.
-    pub fn config(&self) -> &ClientConfig {
+    pub fn config(&self) -> &ValidConfig {
         &self.config
     }
 
@@ -215,9 +215,9 @@ impl Device {
 
     fn sessions_of(&self, record: &PeerRecord) -> Result<PeerSessions, ClientError> {
         if record.sessions.is_empty() {
-            Ok(PeerSessions::new(self.config.limits))
+            Ok(PeerSessions::new(self.config.limits()))
         } else {
-            Ok(PeerSessions::from_bytes(&record.sessions, self.config.limits)?)
+            Ok(PeerSessions::from_bytes(&record.sessions, self.config.limits())?)
         }
     }
 

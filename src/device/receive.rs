@@ -260,8 +260,8 @@ impl Device {
         rng: &mut R,
     ) -> Result<(Staged, bool), Error> {
         let mut pending = match &record.pending {
-            Some(p) if !p.sessions.is_empty() => PeerSessions::from_bytes(&p.sessions, self.config.limits)?,
-            _ => PeerSessions::new(self.config.limits),
+            Some(p) if !p.sessions.is_empty() => PeerSessions::from_bytes(&p.sessions, self.config.limits())?,
+            _ => PeerSessions::new(self.config.limits()),
         };
         let staged = pending.decrypt_staged(&self.account, &incoming.envelope, rng)?;
         record.pending = Some(PendingIdentity {

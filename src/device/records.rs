@@ -10,7 +10,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::ClientError;
 use crate::crypto::aead;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{SecretBytes, StorageKey};
 use crate::error::{Error, InternalError};
 use crate::store::{Table, Write};
 
@@ -26,13 +26,13 @@ fn associated_data(table: Table, key: &[u8]) -> Vec<u8> {
 
 /// Seals records for the store and opens them again.
 pub(crate) struct Sealer {
-    key: Secret32,
+    key: StorageKey,
 }
 
 impl Sealer {
     pub(crate) fn new(storage_key: [u8; 32]) -> Self {
         Self {
-            key: Secret32::from_bytes(storage_key),
+            key: StorageKey::from_bytes(storage_key),
         }
     }
 

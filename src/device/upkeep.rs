@@ -19,7 +19,7 @@ impl Device {
     /// [`Device::poll_upload`]. Call it at start-up and from time to time (for example
     /// after each receive). On error nothing changes.
     pub fn upkeep<R: CryptoRng + ?Sized>(&mut self, now: u64, rng: &mut R) -> Result<bool, ClientError> {
-        let config = self.config;
+        let config = *self.config.as_config();
         let want = config.one_time_prekeys;
         let short = |have: usize| (have < config.replenish_below || have == 0) && have < want;
         let rotate = now

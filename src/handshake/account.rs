@@ -16,7 +16,7 @@ use super::pqxdh::{self, ResponderKeys};
 use super::prekeys::{KemPrekeyPublic, OneTimePrekeyPublic, SignedPrekey, SignedPrekeyPublic};
 use crate::crypto::kem::KemKeyPair;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{HandshakeSecret, Secret32, SecretBytes};
 use crate::error::{Error, Result, StateError};
 use crate::error::{HandshakeError, MisuseError};
 use crate::limits::Limits;
@@ -42,7 +42,7 @@ pub struct Account {
 /// responder's ratchet, and the change to apply to the account once it accepts.
 pub(crate) struct Responded {
     /// The handshake secret SK.
-    pub(crate) secret: Secret32,
+    pub(crate) secret: HandshakeSecret,
     /// This device's identity key.
     pub(crate) local_identity: IdentityKey,
     /// The initiator's identity key, opened from the sealed identity.

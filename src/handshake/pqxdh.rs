@@ -16,7 +16,7 @@ use crate::crypto::aead;
 use crate::crypto::kdf::{handshake_secret, sealed_identity_key};
 use crate::crypto::kem::{KemKeyPair, check_public, encapsulate};
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair, check_x25519_canonical};
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{DhOutput, HandshakeSecret, KemSecret};
 use crate::error::{Error, Result};
 use crate::error::{HandshakeError, InternalError};
 use crate::wire::{InitialPrefix, SEALED_IDENTITY_LEN, write_initial_prefix};
@@ -39,7 +39,7 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     bundle: &PrekeyBundle,
     allow_classical: bool,
     rng: &mut R,
-) -> Result<(Secret32, InitialPrefix)> {
+) -> Result<(HandshakeSecret, InitialPrefix)> {
     let kem_key = match bundle.kem_prekey() {
         Some(kem) => Some((kem.id, check_public(&kem.key)?)),
         None if allow_classical => None,
@@ -105,7 +105,7 @@ pub(crate) struct ResponderKeys<'a> {
 pub(crate) fn open_identity(
     keys: &ResponderKeys<'_>,
     prefix: &InitialPrefix,
-) -> Result<(IdentityKey, Secret32, Option<Secret32>)> {
+) -> Result<(IdentityKey, DhOutput, Option<KemSecret>)> {
     check_x25519_canonical(&prefix.base_key)?;
     let dh3 = keys.signed_prekey.dh(&prefix.base_key)?;
     let kem_secret = match (&prefix.kem, keys.kem_prekey) {
@@ -130,7 +130,10 @@ pub(crate) fn open_identity(
 }
 
 /// The responder's side: returns SK and the initiator's identity.
-pub(crate) fn respond(keys: &ResponderKeys<'_>, prefix: &InitialPrefix) -> Result<(Secret32, IdentityKey)> {
+pub(crate) fn respond(
+    keys: &ResponderKeys<'_>,
+    prefix: &InitialPrefix,
+) -> Result<(HandshakeSecret, IdentityKey)> {
     let (initiator, dh3, kem_secret) = open_identity(keys, prefix)?;
     let dh1 = keys.signed_prekey.dh(initiator.x25519())?;
     let dh2 = keys.identity.dh(&prefix.base_key)?;

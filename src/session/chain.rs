@@ -3,29 +3,29 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::kdf::kdf_ck;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{ChainKey, HeaderKey, MessageKey};
 
 /// A sending or receiving chain: chain key, number of the next message, header key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Chain {
-    pub(crate) key: Secret32,
+    pub(crate) key: ChainKey,
     pub(crate) n: u32,
-    pub(crate) header_key: Secret32,
+    pub(crate) header_key: HeaderKey,
 }
 
 /// Keys derived ahead of time while a message is being checked; applied only on success.
 pub(crate) struct Advance {
     /// Message keys of the messages skipped over, with their numbers.
-    pub(crate) skipped: Vec<(u32, Secret32)>,
+    pub(crate) skipped: Vec<(u32, MessageKey)>,
     /// The message key of the target message.
-    pub(crate) message_key: Secret32,
+    pub(crate) message_key: MessageKey,
     /// The chain key after the target message.
-    pub(crate) next_chain_key: Secret32,
+    pub(crate) next_chain_key: ChainKey,
 }
 
 /// Steps a chain at message `from` with key `key` to message `to` (`to >= from`),
 /// keeping the keys of the messages in between. The caller bounds `to - from` first.
-pub(crate) fn advance(key: &Secret32, from: u32, to: u32) -> Advance {
+pub(crate) fn advance(key: &ChainKey, from: u32, to: u32) -> Advance {
     let mut skipped = Vec::with_capacity(to.saturating_sub(from) as usize);
     let (mut message_key, mut next_chain_key) = kdf_ck(key);
     for n in from..to {
@@ -40,7 +40,7 @@ pub(crate) fn advance(key: &Secret32, from: u32, to: u32) -> Advance {
 }
 
 /// The keys of messages `from..to` of a chain (none if `to <= from`), without a target.
-pub(crate) fn skip_to(key: &Secret32, from: u32, to: u32) -> Vec<(u32, Secret32)> {
+pub(crate) fn skip_to(key: &ChainKey, from: u32, to: u32) -> Vec<(u32, MessageKey)> {
     let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
     let mut chain_key = key.clone();
     for n in from..to {

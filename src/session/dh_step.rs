@@ -15,29 +15,29 @@ use rand_core::CryptoRng;
 
 use crate::crypto::kdf::kdf_rk;
 use crate::crypto::keys::DhKeyPair;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{ChainKey, HeaderKey, RootKey};
 use crate::error::Result;
 
 /// Everything one DH ratchet step derives.
 pub(super) struct DhStep {
     /// The root key after both halves.
-    pub(super) root: Secret32,
+    pub(super) root: RootKey,
     /// The new receiving chain key (CKr).
-    pub(super) recv_key: Secret32,
+    pub(super) recv_key: ChainKey,
     /// The next receiving header key (NHKr).
-    pub(super) next_recv_header_key: Secret32,
+    pub(super) next_recv_header_key: HeaderKey,
     /// The new sending ratchet key pair (DHs).
     pub(super) ratchet: DhKeyPair,
     /// The new sending chain key (CKs).
-    pub(super) send_key: Secret32,
+    pub(super) send_key: ChainKey,
     /// The next sending header key (NHKs).
-    pub(super) next_send_header_key: Secret32,
+    pub(super) next_send_header_key: HeaderKey,
 }
 
 /// `DHRatchetHE`'s derivations from the root key, our current ratchet key pair and the
 /// peer's new ratchet public key. Changes nothing; draws one key pair from `rng`.
 pub(super) fn dh_ratchet_he<R: CryptoRng + ?Sized>(
-    root: &Secret32,
+    root: &RootKey,
     ours: &DhKeyPair,
     theirs: &[u8; 32],
     rng: &mut R,

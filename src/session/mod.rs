@@ -6,6 +6,7 @@
 mod chain;
 mod dh_step;
 mod peer;
+mod phase;
 mod ratchet;
 mod receive;
 mod respond;

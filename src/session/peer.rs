@@ -271,7 +271,7 @@ impl PeerSessions {
             .active
             .iter()
             .chain(&self.previous)
-            .map(|s| s.state.clone())
+            .map(Session::to_state)
             .collect();
         let has_active = self.active.is_some();
         state::encode(

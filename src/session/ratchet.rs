@@ -1,19 +1,22 @@
 //! A Double Ratchet session with header encryption: state, initialisation and sending
 //! (Double Ratchet spec, section 4; docs/PROTOCOL.md, sections 6.1 to 6.4).
 //!
-//! Receiving is in `receive.rs`; this file holds the state both directions share.
+//! Receiving is in `receive.rs`; this file holds the state both directions share: in
+//! memory a [`Ratchet`] with its [`Phase`], stored as a `SessionState` (section 9), whose
+//! layout is unchanged.
 
 use rand_core::CryptoRng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::chain::Chain;
+use super::phase::Phase;
 use super::skipped::SkippedKeys;
 use crate::crypto::aead;
 use crate::crypto::kdf::{kdf_ck, kdf_rk, ratchet_init};
 use crate::crypto::kem::KEM_CIPHERTEXT_LEN;
 use crate::crypto::keys::{DhKeyPair, IdentityKey, IdentityKeyPair};
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{HandshakeSecret, HeaderKey, RootKey};
 use crate::error::{Error, Result, StateError};
 use crate::error::{InternalError, MisuseError};
 use crate::handshake::PrekeyBundle;
@@ -42,8 +45,27 @@ use crate::wire::{
 /// ```
 #[derive(Debug)]
 pub struct Session {
-    pub(super) state: SessionState,
+    pub(super) state: Ratchet,
     pub(super) limits: Limits,
+}
+
+/// A session's state in memory: the ratchet keys and counters, and the [`Phase`], which
+/// holds the chains and the handshake fields in the combinations that can occur.
+#[derive(Debug)]
+pub(super) struct Ratchet {
+    pub(super) local_identity: IdentityKey,
+    pub(super) remote_identity: IdentityKey,
+    /// The handshake included the ML-KEM-768 shared secret (PQXDH).
+    pub(super) post_quantum: bool,
+    /// Our current ratchet key pair (DHs).
+    pub(super) ratchet: DhKeyPair,
+    pub(super) root: RootKey,
+    pub(super) next_send_header_key: HeaderKey,
+    pub(super) next_recv_header_key: HeaderKey,
+    /// Length of our previous sending chain (PN).
+    pub(super) previous_send_len: u32,
+    pub(super) skipped: SkippedKeys,
+    pub(super) phase: Phase,
 }
 
 /// The handshake fields an initiator repeats on every message until the peer answers.
@@ -57,6 +79,8 @@ pub(super) struct Pending {
     sealed_identity: Vec<u8>,
 }
 
+/// A session's state as stored (docs/PROTOCOL.md, section 9): its fields in this order.
+/// Restoring turns it into a [`Ratchet`] and refuses a combination no session reaches.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SessionState {
     pub(super) local_identity: IdentityKey,
@@ -66,13 +90,13 @@ pub(super) struct SessionState {
     pub(super) post_quantum: bool,
     /// Our current ratchet key pair (DHs).
     pub(super) ratchet: DhKeyPair,
-    pub(super) root: Secret32,
+    pub(super) root: RootKey,
     /// Sending chain (CKs, Ns, HKs); `None` only inside a responder's first decryption.
     pub(super) send: Option<Chain>,
-    pub(super) next_send_header_key: Secret32,
+    pub(super) next_send_header_key: HeaderKey,
     /// Receiving chain (CKr, Nr, HKr); `None` until the peer's first message.
     pub(super) recv: Option<Chain>,
-    pub(super) next_recv_header_key: Secret32,
+    pub(super) next_recv_header_key: HeaderKey,
     /// Length of our previous sending chain (PN).
     pub(super) previous_send_len: u32,
     pub(super) skipped: SkippedKeys,
@@ -121,31 +145,30 @@ impl Session {
         let ratchet = DhKeyPair::generate(rng);
         let (root, send_key, next_send_header_key) = kdf_rk(&root, &ratchet.dh(&bundle.signed_prekey().key)?);
         Ok(Self {
-            state: SessionState {
+            state: Ratchet {
                 local_identity: identity.public().clone(),
                 remote_identity: bundle.identity().clone(),
-                initiator: true,
                 post_quantum: prefix.kem.is_some(),
                 ratchet,
                 root,
-                send: Some(Chain {
-                    key: send_key,
-                    n: 0,
-                    header_key: header_key_a,
-                }),
                 next_send_header_key,
-                recv: None,
                 next_recv_header_key: next_header_key_b,
                 previous_send_len: 0,
                 skipped: SkippedKeys::default(),
-                pending: Some(Pending {
-                    signed_prekey_id: prefix.signed_prekey_id,
-                    one_time_prekey_id: prefix.one_time_prekey_id,
-                    kem: prefix.kem.as_ref().map(|(id, ct)| (*id, ct.to_vec())),
-                    base_key: prefix.base_key,
-                    sealed_identity: prefix.sealed_identity.to_vec(),
-                }),
-                confirmed: false,
+                phase: Phase::Initiating {
+                    send: Chain {
+                        key: send_key,
+                        n: 0,
+                        header_key: header_key_a,
+                    },
+                    pending: Pending {
+                        signed_prekey_id: prefix.signed_prekey_id,
+                        one_time_prekey_id: prefix.one_time_prekey_id,
+                        kem: prefix.kem.as_ref().map(|(id, ct)| (*id, ct.to_vec())),
+                        base_key: prefix.base_key,
+                        sealed_identity: prefix.sealed_identity.to_vec(),
+                    },
+                },
             },
             limits,
         })
@@ -154,7 +177,7 @@ impl Session {
     /// The responder's state before its first decryption (Double Ratchet spec,
     /// RatchetInitBobHE): the signed prekey is the first ratchet key.
     pub(crate) fn responder(
-        sk: &Secret32,
+        sk: &HandshakeSecret,
         local_identity: IdentityKey,
         remote_identity: IdentityKey,
         signed_prekey: DhKeyPair,
@@ -163,21 +186,17 @@ impl Session {
     ) -> Self {
         let (root, header_key_a, next_header_key_b) = ratchet_init(sk);
         Self {
-            state: SessionState {
+            state: Ratchet {
                 local_identity,
                 remote_identity,
-                initiator: false,
                 post_quantum,
                 ratchet: signed_prekey,
                 root,
-                send: None,
                 next_send_header_key: next_header_key_b,
-                recv: None,
                 next_recv_header_key: header_key_a,
                 previous_send_len: 0,
                 skipped: SkippedKeys::default(),
-                pending: None,
-                confirmed: false,
+                phase: Phase::Answering,
             },
             limits,
         }
@@ -195,7 +214,7 @@ impl Session {
 
     /// True if this device started the session.
     pub fn is_initiator(&self) -> bool {
-        self.state.initiator
+        self.state.phase.is_initiator()
     }
 
     /// True if the session was established with PQXDH (X25519 and ML-KEM-768), false if
@@ -206,12 +225,12 @@ impl Session {
 
     /// True once the peer has shown it received this device's messages in this session.
     pub fn is_confirmed(&self) -> bool {
-        self.state.confirmed
+        self.state.phase.is_confirmed()
     }
 
     /// The initiator's base key (EK_A) while its messages still carry the X3DH fields.
     pub fn pending_base_key(&self) -> Option<&[u8; 32]> {
-        self.state.pending.as_ref().map(|p| &p.base_key)
+        self.state.phase.pending().map(|p| &p.base_key)
     }
 
     /// Number of skipped message keys held.
@@ -226,7 +245,7 @@ impl Session {
 
     /// The associated data of every body: initiator identity || responder identity.
     pub(super) fn associated_data(&self) -> [u8; 64] {
-        let (a, b) = if self.state.initiator {
+        let (a, b) = if self.state.phase.is_initiator() {
             (&self.state.local_identity, &self.state.remote_identity)
         } else {
             (&self.state.remote_identity, &self.state.local_identity)
@@ -247,7 +266,10 @@ impl Session {
         }
         let ad = self.associated_data();
         let state = &mut self.state;
-        let send = state.send.as_mut().ok_or(Error::Misuse(MisuseError::NoSession))?;
+        let (send, pending) = state
+            .phase
+            .sending()
+            .ok_or(Error::Misuse(MisuseError::NoSession))?;
         let next_n = send
             .n
             .checked_add(1)
@@ -266,7 +288,7 @@ impl Session {
         // into a buffer that a reallocation would leave behind unwiped.
         let mut out =
             Vec::with_capacity(INITIAL_PREFIX_LEN + SEALED_HEADER_LEN + padded_len + aead::OVERHEAD);
-        let prefix = state.pending.as_ref().map(Pending::to_prefix).transpose()?;
+        let prefix = pending.map(Pending::to_prefix).transpose()?;
         write_initial_prefix(&mut out, prefix.as_ref());
         // The body's AD: the session AD, the prefix and the sealed header (section 6.4); the
         // header's AD is the prefix.
@@ -302,7 +324,7 @@ impl Session {
 
     /// Size of the envelope that `encrypt` produces now for a plaintext of `len` bytes.
     pub fn envelope_len(&self, len: usize) -> usize {
-        let prefix = match &self.state.pending {
+        let prefix = match self.state.phase.pending() {
             Some(p) if p.kem.is_some() => INITIAL_PREFIX_LEN,
             Some(_) => CLASSICAL_PREFIX_LEN,
             None => 2,
@@ -312,7 +334,7 @@ impl Session {
 
     /// Serializes the session (versioned; docs/PROTOCOL.md, section 9).
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
-        state::encode(state::KIND_SESSION, &self.state)
+        state::encode(state::KIND_SESSION, &self.to_state())
     }
 
     /// Restores a session written by [`Session::to_bytes`], checking it against `limits`.
@@ -321,28 +343,98 @@ impl Session {
         Self::from_state(state, limits)
     }
 
+    /// The stored form of the state: copies of its keys, zeroized when dropped.
+    pub(super) fn to_state(&self) -> SessionState {
+        let state = &self.state;
+        SessionState {
+            local_identity: state.local_identity.clone(),
+            remote_identity: state.remote_identity.clone(),
+            initiator: state.phase.is_initiator(),
+            post_quantum: state.post_quantum,
+            ratchet: state.ratchet.clone(),
+            root: state.root.clone(),
+            send: state.phase.send().cloned(),
+            next_send_header_key: state.next_send_header_key.clone(),
+            recv: state.phase.recv().cloned(),
+            next_recv_header_key: state.next_recv_header_key.clone(),
+            previous_send_len: state.previous_send_len,
+            skipped: state.skipped.clone(),
+            pending: state.phase.pending().cloned(),
+            confirmed: state.phase.is_confirmed(),
+        }
+    }
+
+    /// Restores a stored state: its limits, then its phase. A combination that no session
+    /// reaches (no sending chain; handshake fields on a responder's, an answered or a
+    /// confirmed session, or of the wrong size; an answered initiator not confirmed; a
+    /// responder without a receiving chain) is `Malformed`.
     pub(super) fn from_state(state: SessionState, limits: Limits) -> Result<Self> {
         if state.skipped.len() > limits.max_skipped_keys
             || state.skipped.chain_count() > limits.max_old_chains + 1
         {
             return Err(StateError::ExceedsLimits.into());
         }
-        let pending_ok = state.pending.as_ref().is_none_or(|p| {
-            p.sealed_identity.len() == SEALED_IDENTITY_LEN
-                && state.initiator
-                && p.kem.is_some() == state.post_quantum
-                && p.kem
-                    .as_ref()
-                    .is_none_or(|(_, ct)| ct.len() == KEM_CIPHERTEXT_LEN)
-        });
-        if !state.skipped.is_well_formed() || !pending_ok || state.send.is_none() {
+        if !state.skipped.is_well_formed() {
             return Err(StateError::Malformed.into());
         }
-        Ok(Self { state, limits })
+        let SessionState {
+            local_identity,
+            remote_identity,
+            initiator,
+            post_quantum,
+            ratchet,
+            root,
+            send,
+            next_send_header_key,
+            recv,
+            next_recv_header_key,
+            previous_send_len,
+            skipped,
+            pending,
+            confirmed,
+        } = state;
+        let phase = match (initiator, send, recv, pending, confirmed) {
+            (true, Some(send), None, Some(pending), false) if pending.is_well_formed(post_quantum) => {
+                Phase::Initiating { send, pending }
+            }
+            (false, Some(send), Some(recv), None, false) => Phase::Responding { send, recv },
+            (initiator, Some(send), Some(recv), None, true) => Phase::Confirmed {
+                initiator,
+                send,
+                recv,
+            },
+            _ => return Err(StateError::Malformed.into()),
+        };
+        Ok(Self {
+            state: Ratchet {
+                local_identity,
+                remote_identity,
+                post_quantum,
+                ratchet,
+                root,
+                next_send_header_key,
+                next_recv_header_key,
+                previous_send_len,
+                skipped,
+                phase,
+            },
+            limits,
+        })
     }
 }
 
 impl Pending {
+    /// The sealed identity and the KEM ciphertext have their sizes, and the KEM fields are
+    /// present exactly for a post-quantum session.
+    fn is_well_formed(&self, post_quantum: bool) -> bool {
+        self.sealed_identity.len() == SEALED_IDENTITY_LEN
+            && self.kem.is_some() == post_quantum
+            && self
+                .kem
+                .as_ref()
+                .is_none_or(|(_, ct)| ct.len() == KEM_CIPHERTEXT_LEN)
+    }
+
     fn to_prefix(&self) -> Result<InitialPrefix> {
         Ok(InitialPrefix {
             signed_prekey_id: self.signed_prekey_id,

@@ -11,7 +11,7 @@ use super::dh_step::{DhStep, dh_ratchet_he};
 use super::ratchet::Session;
 use crate::crypto::aead;
 use crate::crypto::keys::check_x25519_canonical;
-use crate::crypto::secret::Secret32;
+use crate::crypto::secret::{HeaderKey, MessageKey};
 use crate::error::DecryptError;
 use crate::error::{Error, Result};
 use crate::wire::{Envelope, Header, unpad};
@@ -26,7 +26,7 @@ enum Opened {
     Old(usize, Header),
 }
 
-fn open_header(header_key: &Secret32, envelope: &Envelope<'_>) -> Option<Header> {
+fn open_header(header_key: &HeaderKey, envelope: &Envelope<'_>) -> Option<Header> {
     let plaintext = aead::open(header_key, envelope.before_header(), envelope.sealed_header()).ok()?;
     Header::decode(&plaintext).ok()
 }
@@ -34,7 +34,7 @@ fn open_header(header_key: &Secret32, envelope: &Envelope<'_>) -> Option<Header>
 impl Session {
     fn open_any_header(&self, envelope: &Envelope<'_>) -> Option<Opened> {
         let state = &self.state;
-        if let Some(recv) = &state.recv
+        if let Some(recv) = state.phase.recv()
             && let Some(h) = open_header(&recv.header_key, envelope)
         {
             return Some(Opened::Current(h));
@@ -49,7 +49,7 @@ impl Session {
             .find_map(|(i, hk)| open_header(hk, envelope).map(|h| Opened::Old(i, h)))
     }
 
-    fn open_body(&self, message_key: &Secret32, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
+    fn open_body(&self, message_key: &MessageKey, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
         let ad = self.associated_data();
         let before = envelope.before_body();
         let mut body_ad = Vec::with_capacity(ad.len() + before.len());
@@ -90,7 +90,7 @@ impl Session {
 
     /// A message of the current receiving chain.
     fn receive_current(&mut self, header: Header, envelope: &Envelope<'_>) -> Result<Vec<u8>> {
-        let Some(recv) = &self.state.recv else {
+        let Some(recv) = self.state.phase.recv() else {
             return Err(Error::Decrypt(DecryptError::UnknownSession));
         };
         if header.n < recv.n {
@@ -113,7 +113,7 @@ impl Session {
 
         let limits = self.limits;
         let state = &mut self.state;
-        if let Some(recv) = &mut state.recv {
+        if let Some(recv) = state.phase.recv_mut() {
             state.skipped.insert(&recv.header_key, skipped, false);
             recv.key = next_chain_key;
             recv.n = header.n + 1;
@@ -136,13 +136,13 @@ impl Session {
         check_x25519_canonical(&header.ratchet_key)?;
         let state = &self.state;
         let old_remaining = state
-            .recv
-            .as_ref()
+            .phase
+            .recv()
             .map_or(0, |r| header.previous_chain_len.saturating_sub(r.n));
         if old_remaining > self.limits.max_skip || header.n > self.limits.max_skip || header.n == u32::MAX {
             return Err(Error::Decrypt(DecryptError::TooFarAhead));
         }
-        let old_skipped = match &state.recv {
+        let old_skipped = match state.phase.recv() {
             Some(r) => skip_to(&r.key, r.n, header.previous_chain_len),
             None => Vec::new(),
         };
@@ -164,19 +164,14 @@ impl Session {
         // The body authenticated: commit the step.
         let limits = self.limits;
         let state = &mut self.state;
-        let had_recv = state.recv.is_some();
-        // Not `take()`n: moving the old chain out would leave its keys behind in the
-        // state's memory; it is dropped (and zeroized) in place when `recv` is replaced.
-        if let Some(old) = &state.recv {
+        // The old chains are not moved out: that would leave their keys behind in the
+        // state's memory; they are dropped (and zeroized) in place when the phase is
+        // replaced.
+        if let Some(old) = state.phase.recv() {
             state.skipped.insert(&old.header_key, old_skipped, true);
         }
-        state.previous_send_len = state.send.as_ref().map_or(0, |s| s.n);
+        state.previous_send_len = state.phase.send().map_or(0, |s| s.n);
         let send_header_key = core::mem::replace(&mut state.next_send_header_key, next_send_header_key);
-        state.send = Some(Chain {
-            key: send_key,
-            n: 0,
-            header_key: send_header_key,
-        });
         let recv_header_key = core::mem::replace(&mut state.next_recv_header_key, next_recv_header_key);
         state.skipped.insert(&recv_header_key, new_skipped, false);
         state.skipped.enforce(
@@ -184,17 +179,20 @@ impl Session {
             limits.max_old_chains,
             Some(&recv_header_key),
         );
-        state.recv = Some(Chain {
-            key: next_chain_key,
-            n: header.n + 1,
-            header_key: recv_header_key,
-        });
+        state.phase = state.phase.after_dh_step(
+            Chain {
+                key: send_key,
+                n: 0,
+                header_key: send_header_key,
+            },
+            Chain {
+                key: next_chain_key,
+                n: header.n + 1,
+                header_key: recv_header_key,
+            },
+        );
         state.root = root;
         state.ratchet = ratchet;
-        if state.initiator || had_recv {
-            state.confirmed = true;
-        }
-        state.pending = None;
         Ok(plaintext)
     }
 }

@@ -9,13 +9,13 @@
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::secret::{Secret32, reserve_wiping, wipe_all, wipe_spare};
+use crate::crypto::secret::{HeaderKey, MessageKey, reserve_wiping, wipe_all, wipe_spare};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SkippedChain {
-    pub(crate) header_key: Secret32,
+    pub(crate) header_key: HeaderKey,
     /// `(message number, message key)`, ascending numbers.
-    keys: Vec<(u32, Secret32)>,
+    keys: Vec<(u32, MessageKey)>,
 }
 
 impl Drop for SkippedChain {
@@ -38,19 +38,19 @@ impl Drop for SkippedKeys {
 
 impl SkippedKeys {
     /// Header keys of the chains kept, oldest first.
-    pub(crate) fn header_keys(&self) -> impl Iterator<Item = &Secret32> {
+    pub(crate) fn header_keys(&self) -> impl Iterator<Item = &HeaderKey> {
         self.chains.iter().map(|c| &c.header_key)
     }
 
     /// Index of the chain with this header key (constant-time comparison).
-    pub(crate) fn chain_index(&self, header_key: &Secret32) -> Option<usize> {
+    pub(crate) fn chain_index(&self, header_key: &HeaderKey) -> Option<usize> {
         self.chains
             .iter()
             .position(|c| bool::from(c.header_key.ct_eq(header_key)))
     }
 
     /// The key of message `n` of chain `chain`, if kept.
-    pub(crate) fn find(&self, chain: usize, n: u32) -> Option<&Secret32> {
+    pub(crate) fn find(&self, chain: usize, n: u32) -> Option<&MessageKey> {
         let keys = &self.chains.get(chain)?.keys;
         let at = keys.binary_search_by_key(&n, |(k, _)| *k).ok()?;
         keys.get(at).map(|(_, key)| key)
@@ -68,7 +68,7 @@ impl SkippedKeys {
 
     /// Adds keys (ascending numbers, above any kept for that chain) under `header_key`.
     /// With `keep_chain`, the chain is kept even when `keys` is empty.
-    pub(crate) fn insert(&mut self, header_key: &Secret32, keys: Vec<(u32, Secret32)>, keep_chain: bool) {
+    pub(crate) fn insert(&mut self, header_key: &HeaderKey, keys: Vec<(u32, MessageKey)>, keep_chain: bool) {
         if keys.is_empty() && !keep_chain {
             return;
         }
@@ -91,7 +91,7 @@ impl SkippedKeys {
 
     /// Evicts the oldest keys beyond `max_keys`, then the oldest chains beyond
     /// `max_old_chains`, not counting the chain of `current` (the receiving chain).
-    pub(crate) fn enforce(&mut self, max_keys: usize, max_old_chains: usize, current: Option<&Secret32>) {
+    pub(crate) fn enforce(&mut self, max_keys: usize, max_old_chains: usize, current: Option<&HeaderKey>) {
         let mut excess = self.len().saturating_sub(max_keys);
         for chain in &mut self.chains {
             if excess == 0 {
