@@ -1,7 +1,8 @@
 //! Alice and Bob, each with an encrypted SQLite database in a temporary directory, hold a
 //! short conversation through an in-memory relay: one delivery arrives out of order, and
-//! Bob restarts from his database in the middle. Each message is printed as sent, as the
-//! relay saw it (size and the first bytes), and as received.
+//! Bob restarts from his database in the middle, then links his laptop as a second device
+//! and both of his devices read along. Each message is printed as sent, as the relay saw
+//! it (size and the first bytes), and as received.
 //!
 //! Run: `cargo run --example chat` (exits non-zero if anything fails)
 
@@ -24,8 +25,11 @@ impl Transport for Reordering {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         self.relay.publish(device, upload)
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        self.relay.devices(user)
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.relay.publish_device_list(user, list)
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        self.relay.fetch_device_list(user)
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         self.relay.fetch_bundle(device)
@@ -42,9 +46,6 @@ impl Transport for Reordering {
     }
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.relay.ack(device, ids)
-    }
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        self.relay.identity(device)
     }
 }
 
@@ -102,11 +103,11 @@ fn receive(client: &mut Client, expected: &[&str]) -> Result<(), Failure> {
         .map(|m| String::from_utf8_lossy(&m.body).into_owned())
         .collect();
     for (m, text) in report.messages.iter().zip(&got) {
-        println!(
-            "{:<6} reads   {text:<34} from {}",
-            client.address().user(),
-            m.from
-        );
+        let what = match &m.sent_to {
+            Some(to) => format!("copy of what {} sent to {to}", m.from),
+            None => format!("from {}", m.from),
+        };
+        println!("{:<6} reads   {text:<34} {what}", client.address().to_string());
     }
     if got != expected {
         return Err(format!("{} expected {expected:?}, read {got:?}", client.address().user()).into());
@@ -158,15 +159,40 @@ fn run(chat: &Chat) -> Result<(), Failure> {
     send(chat, &mut bob, "alice", "Yes, see you at noon.")?;
     receive(&mut alice, &["Yes, see you at noon."])?;
 
+    println!("\n-- bob links his laptop: it shows a link code, his phone reads it --");
+    let laptop_db = chat.dir.join("bob-laptop.db");
+    let mut laptop = Client::create_linked("bob", 2, chat.parts(&laptop_db, [0xB2; 32])?)?;
+    let code = laptop.link_code().ok_or("a new device shows a link code")?;
+    println!("laptop shows   {}...", &code.to_text()[..20]);
+    let on_phone = bob.link(&code)?;
+    laptop.receive()?;
+    let on_laptop = laptop.link_confirmation().ok_or("the laptop is not linked")?;
+    println!("confirmation   phone {on_phone}, laptop {on_laptop}");
+    if on_phone != on_laptop || !laptop.is_linked() {
+        return Err("the confirmation codes differ".into());
+    }
+    send(chat, &mut alice, "bob", "Bring your laptop?")?;
+    receive(&mut bob, &["Bring your laptop?"])?;
+    receive(&mut laptop, &["Bring your laptop?"])?;
+    send(chat, &mut laptop, "alice", "Will do, typing on it now.")?;
+    receive(&mut alice, &["Will do, typing on it now."])?;
+    receive(&mut bob, &["Will do, typing on it now."])?;
+
     let (a, b) = (
-        alice.safety_number(bob.address())?,
-        bob.safety_number(alice.address())?,
+        alice.safety_number(bob.address().user())?,
+        bob.safety_number(alice.address().user())?,
     );
     if a != b {
         return Err("safety numbers differ".into());
     }
+    if laptop.safety_number("alice")? != a {
+        return Err("the laptop shows another safety number".into());
+    }
     let digits: Vec<&str> = (0..12).map(|i| &a.digits[i * 5..i * 5 + 5]).collect();
-    println!("\nsafety number (same on both phones): {}", digits.join(" "));
+    println!(
+        "\nsafety number (the same on every device, unchanged by the link): {}",
+        digits.join(" ")
+    );
     let post_quantum = alice.is_post_quantum(bob.address())?;
     println!("session is post-quantum (X25519 + ML-KEM-768): {post_quantum}");
     if !post_quantum {

@@ -96,10 +96,7 @@ async fn run(dir: &Path) -> Result<(), Failure> {
     bob.send("alice", b"Yes, see you at noon.").await?;
     read(&alice, &["Yes, see you at noon."]).await?;
 
-    let (a, b) = (
-        alice.safety_number(bob.address())?,
-        bob.safety_number(alice.address())?,
-    );
+    let (a, b) = (alice.safety_number("bob")?, bob.safety_number("alice")?);
     if a != b || !alice.is_post_quantum(bob.address())? {
         return Err("safety numbers differ, or the session is not post-quantum".into());
     }

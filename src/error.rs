@@ -70,6 +70,10 @@ pub enum DecodeError {
     /// An address whose user id is empty, longer than 128 bytes or not UTF-8.
     #[error("invalid address")]
     InvalidAddress,
+    /// A set that must be non-empty and strictly ascending (the devices of a device list)
+    /// is empty, out of order or repeats an entry.
+    #[error("empty, unordered or repeated entries")]
+    NotCanonical,
 }
 
 /// A public key or signature that does not hold up (docs/PROTOCOL.md, sections 2.1 to 2.4).

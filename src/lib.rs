@@ -4,6 +4,8 @@
 #![deny(unreachable_pub, unused_qualifications, rust_2018_idioms)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod account;
+mod address;
 mod client;
 mod crypto;
 mod device;
@@ -17,11 +19,14 @@ pub mod store;
 pub mod transport;
 pub mod wire;
 
+pub use account::{DeviceList, LinkCode};
+pub use address::Address;
 pub use client::{AsyncClient, AsyncClientParts, Client, ClientParts};
 pub use crypto::keys::{IdentityKey, IdentityKeyPair};
 pub use device::{
-    ClientConfig, ClientError, Clock, Device, Lookup, Lookups, ReceiveReport, Received, RejectReason,
-    Rejection, SafetyNumber, SystemClock, Transmit, Upload, ValidConfig, safety_number,
+    ClientConfig, ClientError, Clock, Device, ListChange, ListUpload, Lookup, Lookups, ReceiveReport,
+    Received, RejectReason, Rejection, SafetyNumber, SystemClock, Transmit, Upload, ValidConfig,
+    safety_number,
 };
 pub use error::{
     DecodeError, DecryptError, Error, HandshakeError, InternalError, KeyError, MisuseError, Result,
@@ -35,9 +40,7 @@ pub use rand_core;
 pub use rng::{DefaultRng, FastRng, OsRng, fast_rng, os_rng};
 pub use session::{Decrypted, PeerSessions, Session, Staged};
 pub use store::{backend::Store, memory::MemoryStore, sqlite::SqliteStore};
-pub use transport::{
-    address::Address, asynchronous::AsyncTransport, blocking::Transport, memory::InMemoryRelay,
-};
+pub use transport::{asynchronous::AsyncTransport, blocking::Transport, memory::InMemoryRelay};
 pub use wire::envelope::Envelope;
 
 /// Known-answer access to the key derivations, for the test suite and interoperability

@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = client.flush();
     if let Some(peer) = Address::new("bob", 1) {
         let _ = client.peer_identity(&peer);
-        let _ = client.safety_number(&peer);
+        let _ = client.safety_number("bob");
         let _ = client.send_to(&[peer], b"probe");
     }
     let _ = client.receive();

@@ -18,8 +18,12 @@ use hemlis::{Address, AsyncTransport};
 pub trait FfiAsyncTransport: Send + Sync {
     /// Publishes this device's prekey upload (opaque bytes for the relay's prekey logic).
     async fn publish(&self, device: DeviceAddress, upload: Vec<u8>) -> Result<(), TransportFailure>;
-    /// The device ids of a user.
-    async fn devices(&self, user: String) -> Result<Vec<u32>, TransportFailure>;
+    /// Publishes this user's signed device list (opaque bytes), replacing the one the relay
+    /// holds.
+    async fn publish_device_list(&self, user: String, list: Vec<u8>) -> Result<(), TransportFailure>;
+    /// The newest device list the relay holds for a user; `TransportFailure.NotFound` if
+    /// none.
+    async fn fetch_device_list(&self, user: String) -> Result<Vec<u8>, TransportFailure>;
     /// A prekey bundle of a device; each one-time prekey is handed out once.
     async fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure>;
     /// Queues an envelope for a device.
@@ -42,8 +46,11 @@ impl AsyncTransport for ForeignAsyncTransport {
     async fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         Ok(self.0.publish(device.into(), upload.to_vec()).await?)
     }
-    async fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        Ok(self.0.devices(user.to_owned()).await?)
+    async fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.publish_device_list(user.to_owned(), list.to_vec()).await?)
+    }
+    async fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.fetch_device_list(user.to_owned()).await?)
     }
     async fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         Ok(self.0.fetch_bundle(device.into()).await?)

@@ -42,19 +42,49 @@ pub enum HemlisError {
         /// What the transport said.
         reason: String,
     },
-    /// The user has no devices at the relay.
+    /// The relay holds no device list for the user (an unknown user, or one that never
+    /// published).
     #[error("the user has no devices")]
     NoDevices,
-    /// A peer device's identity key changed: sending to it is blocked until
-    /// `accept_identity`.
-    #[error("identity key of {user}/{device} changed; accept it before sending")]
-    IdentityChanged {
-        /// The peer user.
+    /// The user's account key changed (a new account, or a relay pretending): sending to
+    /// the user is blocked until `accept_account`.
+    #[error("account key of {user} changed; accept it before sending")]
+    AccountChanged {
+        /// The user whose account key changed.
         user: String,
-        /// The peer device.
+    },
+    /// The relay gave a device list for the user older than the newest one seen, or one of
+    /// the same version with other devices: refused, nothing changed. A relay that does
+    /// this is faulty or hostile.
+    #[error("the relay gave an older or conflicting device list for {user}")]
+    StaleDeviceList {
+        /// The user whose list it was.
+        user: String,
+    },
+    /// The relay gave a bundle for a device whose identity key is not the one the user's
+    /// signed device list (or the link code) vouches for: nothing was encrypted to it.
+    #[error("the identity key of {user}/{device} is not the one its device list vouches for")]
+    UnlistedIdentity {
+        /// The user of the device.
+        user: String,
+        /// The device.
         device: u32,
     },
-    /// No identity is known for this peer device yet.
+    /// This device does not hold the account key, so it cannot link or unlink devices:
+    /// do it from the account's first device.
+    #[error("this device cannot sign device lists")]
+    CannotSign,
+    /// This device is not in its user's device list: not linked yet (show `link_code`
+    /// and `receive` until `is_linked`), or unlinked.
+    #[error("this device is not linked")]
+    NotLinked,
+    /// A link code that does not parse, or is for another user, for this very device, or
+    /// would push the list over its device limit; also `unlink` of this device itself or of
+    /// the last one.
+    #[error("invalid link code")]
+    InvalidLinkCode,
+    /// Nothing is known of this peer yet: no identity for the device, no device list for
+    /// the user (`safety_number`); or `unlink` of a device the list does not hold.
     #[error("no identity known for this device")]
     UnknownPeer,
     /// A protocol error (malformed bundle, bad signature, ...), by group and cause.
@@ -164,10 +194,15 @@ impl From<ClientError> for HemlisError {
                 reason: "invalid user id (1 to 128 bytes of UTF-8)".into(),
             },
             ClientError::NoDevices => Self::NoDevices,
-            ClientError::IdentityChanged { address } => Self::IdentityChanged {
+            ClientError::AccountChanged { user } => Self::AccountChanged { user },
+            ClientError::StaleDeviceList { user } => Self::StaleDeviceList { user },
+            ClientError::UnlistedIdentity { address } => Self::UnlistedIdentity {
                 user: address.user().to_owned(),
                 device: address.device(),
             },
+            ClientError::CannotSign => Self::CannotSign,
+            ClientError::NotLinked => Self::NotLinked,
+            ClientError::InvalidLinkCode => Self::InvalidLinkCode,
             ClientError::UnknownPeer => Self::UnknownPeer,
             ClientError::InvalidConfig => Self::InvalidArgument {
                 reason: "invalid client configuration".into(),

@@ -5,12 +5,13 @@
 //!
 //! - [`HemlisClient`]: one device, a [`Client`](hemlis::Client) on an encrypted SQLite file,
 //!   the system clock and the operating system's randomness;
-//! - [`HemlisAsyncClient`] (opened with [`open_or_create_async_client`]): the same device
+//! - [`HemlisAsyncClient`] (opened with [`open_or_create_async_client`], or made to be
+//!   linked with [`create_linked_async_client`]): the same device
 //!   over [`FfiAsyncTransport`], the app's networking as async calls (Kotlin `suspend fun`,
 //!   Swift `async`, Python `async def`), driven by the app's own executor;
 //! - [`FfiTransport`]: the networking the app implements in its own language (a foreign
 //!   trait), adapted to [`Transport`](hemlis::Transport) inside Rust;
-//! - [`RelayCore`]: the prekey and mailbox logic of a relay, for tests and demonstration
+//! - [`RelayCore`]: the prekey, device-list and mailbox logic of a relay, for tests and demonstration
 //!   relays written in the foreign language (a real server does this itself);
 //! - [`HemlisError`] and [`TransportFailure`], which become exceptions.
 //!
@@ -38,10 +39,11 @@ mod protocol_error;
 mod relay;
 mod transport;
 
-pub use async_client::{HemlisAsyncClient, open_or_create_async_client};
+pub use async_client::{HemlisAsyncClient, create_linked_async_client, open_or_create_async_client};
 pub use async_transport::FfiAsyncTransport;
 pub use client::{
-    HemlisClient, ReceiveSummary, ReceivedMessage, RejectReason, RejectedEnvelope, SafetyNumberRecord,
+    HemlisClient, ListedDevice, OwnDevices, ReceiveSummary, ReceivedMessage, RejectReason, RejectedEnvelope,
+    SafetyNumberRecord,
 };
 pub use error::{HemlisError, StoreFailure, TransportFailure, TransportKind};
 pub use protocol_error::{

@@ -69,6 +69,8 @@ pub enum DecodeKind {
     BadLength,
     /// An address whose user id is empty, over 128 bytes or not UTF-8.
     InvalidAddress,
+    /// An empty, unordered or repeated set (the devices of a device list).
+    NotCanonical,
     /// A rule this layer does not know yet.
     Other,
 }
@@ -188,6 +190,7 @@ impl From<DecodeError> for DecodeKind {
             DecodeError::InvalidFlag => Self::InvalidFlag,
             DecodeError::BadLength => Self::BadLength,
             DecodeError::InvalidAddress => Self::InvalidAddress,
+            DecodeError::NotCanonical => Self::NotCanonical,
             _ => Self::Other,
         }
     }

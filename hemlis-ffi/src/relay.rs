@@ -35,9 +35,22 @@ impl RelayCore {
         Ok(self.state()?.publish(&device.to_address()?, &upload)?)
     }
 
-    /// The device ids of a user that published prekeys.
+    /// The device ids of a user that published prekeys (for the relay's own bookkeeping:
+    /// clients send to the devices of the user's signed device list, not to these).
     pub fn devices(&self, user: String) -> Result<Vec<u32>, TransportFailure> {
         Ok(self.state()?.devices(&user))
+    }
+
+    /// Stores a user's signed device list: it must decode, verify, be for `user`, and be
+    /// newer than the one held under the same account key (`Rejected` otherwise). Clients
+    /// do not rely on these checks; they check every list themselves.
+    pub fn publish_device_list(&self, user: String, list: Vec<u8>) -> Result<(), TransportFailure> {
+        Ok(self.state()?.publish_device_list(&user, &list)?)
+    }
+
+    /// The newest device list held for a user; `NotFound` if none.
+    pub fn fetch_device_list(&self, user: String) -> Result<Vec<u8>, TransportFailure> {
+        Ok(self.state()?.fetch_device_list(&user)?)
     }
 
     /// Hands out a bundle, consuming one one-time prekey of each kind if any are left.

@@ -51,8 +51,13 @@ pub struct IncomingEnvelope {
 pub trait FfiTransport: Send + Sync {
     /// Publishes this device's prekey upload (opaque bytes for the relay's prekey logic).
     fn publish(&self, device: DeviceAddress, upload: Vec<u8>) -> Result<(), TransportFailure>;
-    /// The device ids of a user.
-    fn devices(&self, user: String) -> Result<Vec<u32>, TransportFailure>;
+    /// Publishes this user's signed device list (opaque bytes), replacing the one the relay
+    /// holds. The relay is not trusted with it: clients check the signature and never take
+    /// an older version.
+    fn publish_device_list(&self, user: String, list: Vec<u8>) -> Result<(), TransportFailure>;
+    /// The newest device list the relay holds for a user; `TransportFailure.NotFound` if
+    /// none.
+    fn fetch_device_list(&self, user: String) -> Result<Vec<u8>, TransportFailure>;
     /// A prekey bundle of a device; each one-time prekey is handed out once.
     fn fetch_bundle(&self, device: DeviceAddress) -> Result<Vec<u8>, TransportFailure>;
     /// Queues an envelope for a device.
@@ -75,8 +80,11 @@ impl Transport for ForeignTransport {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         Ok(self.0.publish(device.into(), upload.to_vec())?)
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        Ok(self.0.devices(user.to_owned())?)
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        Ok(self.0.publish_device_list(user.to_owned(), list.to_vec())?)
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.fetch_device_list(user.to_owned())?)
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         Ok(self.0.fetch_bundle(device.into())?)

@@ -1,6 +1,8 @@
 //! An interactive terminal client over the example TCP relay (the `hemlis-relay` binary): each
-//! line typed is sent, end-to-end encrypted, to every device of the peer user; messages that
-//! arrive are printed as `[from user:device] text`.
+//! line typed is sent, end-to-end encrypted, to every device in the peer user's signed device
+//! list (and a copy to this user's other devices); messages that arrive are printed as
+//! `[from user:device] text`, copies of what this user sent from another device as
+//! `[sent from user:device to peer] text`.
 //!
 //! Run, in three terminals:
 //!
@@ -8,6 +10,13 @@
 //! cargo run -p hemlis-relay
 //! cargo run --example terminal -- --user alice --peer bob --relay 127.0.0.1:7878 --db alice.db
 //! cargo run --example terminal -- --user bob --peer alice --relay 127.0.0.1:7878 --db bob.db
+//! ```
+//!
+//! A second device for Bob starts with `--link`: it prints a link code, which Bob types on
+//! his first device as `/link CODE`; both then show the same confirmation code.
+//!
+//! ```text
+//! cargo run --example terminal -- --user bob --peer alice --device 2 --link --db bob2.db
 //! ```
 //!
 //! State lives in a SQLite file sealed under a 32-byte storage key. A real app keeps that
@@ -24,23 +33,35 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use hemlis::rand_core::Rng;
-use hemlis::{Address, Client, ClientConfig, ClientError, ClientParts, SqliteStore, SystemClock, os_rng};
+use hemlis::transport::TransportError;
+use hemlis::{
+    Address, Client, ClientConfig, ClientError, ClientParts, LinkCode, SqliteStore, SystemClock, os_rng,
+};
 use hemlis_relay::TcpTransport;
 use zeroize::Zeroizing;
 
 const USAGE: &str = "\
-usage: terminal --user NAME --peer NAME --db PATH [--relay 127.0.0.1:PORT] [--device N]
+usage: terminal --user NAME --peer NAME --db PATH [--relay 127.0.0.1:PORT] [--device N] [--link]
 
   --user NAME     this device's user id
-  --peer NAME     the user every line is sent to (all of their devices)
+  --peer NAME     the user every line is sent to (every device of their signed list)
   --db PATH       the SQLite file holding this device (created on first run)
   --relay ADDR    the relay (`cargo run -p hemlis-relay`), default 127.0.0.1:7878
-  --device N      this device's number, default 1
+  --device N      this device's number, default 1 (unique among the user's devices)
+  --link          on first run, create this device as a new device of an existing
+                  account: it prints a link code to type on a device of the account
+                  (/link), and shows the confirmation code once linked. Without it, the
+                  first run creates a new account with this device as its first
 
 Type a line to send it. Commands:
-  /safety [N]     the safety number with the peer's device N (default 1): compare it with
-                  theirs out of band (in person, on a call) to rule out a relay in between
-  /accept         trust the new identity key a peer device presented (after checking it)
+  /safety         the safety number with the peer (over both account keys): compare it
+                  with theirs out of band (in person, on a call) to rule out a relay in
+                  between
+  /accept         trust the peer's new account key (after checking the safety number)
+  /link CODE      link the new device that shows CODE to this account; prints the
+                  confirmation code the new device must show too
+  /devices        this account's device list: its version and device numbers
+  /unlink N       remove device N from this account's list
   /help           this text
   /quit           leave (or end the input)
 
@@ -62,6 +83,16 @@ struct Args {
     relay: SocketAddr,
     db: PathBuf,
     device: u32,
+    link: bool,
+}
+
+/// What the main loop remembers between lines.
+struct Session {
+    /// The peer's account key changed and was not accepted yet.
+    changed: BTreeSet<String>,
+    /// This device was in its account's list at the last look (the confirmation code shows
+    /// once it is).
+    linked: bool,
 }
 
 fn main() -> ExitCode {
@@ -93,13 +124,19 @@ fn run(args: &Args) -> Result<(), String> {
         args.relay,
         args.peer
     );
+    let mut session = Session {
+        changed: BTreeSet::new(),
+        linked: client.is_linked(),
+    };
+    if let Some(code) = client.link_code() {
+        show_link_code(&client, &code.to_text());
+    }
     let lines = spawn_stdin_reader();
-    let mut changed = BTreeSet::new();
     let mut last_upkeep = Instant::now();
     loop {
         match lines.recv_timeout(POLL) {
             Ok(line) => {
-                if !command(&mut client, args, &mut changed, line.trim_end()) {
+                if !command(&mut client, args, &mut session, line.trim_end()) {
                     break;
                 }
             }
@@ -108,7 +145,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
         // Retry what an earlier failure left in the outbox, then read what arrived.
         let _ = client.flush();
-        poll(&mut client, &mut changed);
+        poll(&mut client, &mut session);
         if last_upkeep.elapsed() >= UPKEEP {
             last_upkeep = Instant::now();
             if let Err(e) = client.upkeep() {
@@ -116,7 +153,7 @@ fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
-    poll(&mut client, &mut changed);
+    poll(&mut client, &mut session);
     let waiting = client.outbox_len().unwrap_or(0);
     if waiting > 0 {
         println!("({waiting} message(s) still in the outbox; they are sent on the next run)");
@@ -125,35 +162,61 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// Handles one line of input; false to quit.
-fn command(client: &mut Client, args: &Args, changed: &mut BTreeSet<Address>, line: &str) -> bool {
+fn command(client: &mut Client, args: &Args, session: &mut Session, line: &str) -> bool {
     let mut words = line.split_whitespace();
     match words.next() {
         None => {}
         Some("/quit") => return false,
         Some("/help") => println!("{USAGE}"),
-        Some("/safety") => {
-            let device = match words.next().map(str::parse::<u32>) {
-                None => 1,
-                Some(Ok(device)) => device,
-                Some(Err(_)) => {
-                    println!("(usage: /safety [device number])");
-                    return true;
-                }
-            };
-            show_safety_number(client, &args.peer, device);
-        }
+        Some("/safety") => show_safety_number(client, &args.peer),
         Some("/accept") => {
-            if changed.is_empty() {
-                println!("(no changed identity key to accept)");
-            }
-            for address in std::mem::take(changed) {
-                match client.accept_identity(&address) {
-                    Ok(()) => {
-                        println!("(accepted the new identity key of {address})");
-                        show_safety_number(client, address.user(), address.device());
-                    }
-                    Err(e) => println!("(could not accept {address}: {e})"),
+            session.changed.insert(args.peer.clone());
+            let mut any = false;
+            for user in std::mem::take(&mut session.changed) {
+                if client.pending_account(&user).is_none() {
+                    continue;
                 }
+                any = true;
+                match client.accept_account(&user) {
+                    Ok(()) => {
+                        println!("(accepted the new account key of {user})");
+                        show_safety_number(client, &user);
+                    }
+                    Err(e) => println!("(could not accept {user}: {e})"),
+                }
+            }
+            if !any {
+                println!("(no changed account key to accept)");
+            }
+        }
+        Some("/link") => {
+            // The code may be typed in groups: spaces and dashes are ignored.
+            let text: String = words.collect();
+            if text.is_empty() {
+                println!("(usage: /link CODE, the code the new device shows)");
+                return true;
+            }
+            link(client, &text);
+        }
+        Some("/devices") => show_devices(client),
+        Some("/unlink") => {
+            let Some(Ok(device)) = words.next().map(str::parse::<u32>) else {
+                println!("(usage: /unlink N, a device number from /devices)");
+                return true;
+            };
+            match client.unlink(device) {
+                Ok(()) => {
+                    println!("(removed device {device}; its messages are refused from now on)");
+                    show_devices(client);
+                }
+                Err(ClientError::UnknownPeer) => println!("(device {device} is not in the list)"),
+                Err(ClientError::InvalidLinkCode) => {
+                    println!("(cannot unlink this device itself, or the last device)");
+                }
+                Err(ClientError::CannotSign) => {
+                    println!("(this device cannot change the list: only the account's first device can)");
+                }
+                Err(e) => println!("(could not unlink device {device}: {e})"),
             }
         }
         Some(word) if word.starts_with('/') => println!("(unknown command {word}; /help lists them)"),
@@ -163,15 +226,21 @@ fn command(client: &mut Client, args: &Args, changed: &mut BTreeSet<Address>, li
                     println!("(relay unreachable: queued, will retry)");
                 }
             }
-            Err(ClientError::IdentityChanged { address }) => {
+            Err(ClientError::AccountChanged { user }) => {
                 println!(
-                    "(not sent: {address} presents a new identity key; check the safety number \
-                     with them, then /accept)"
+                    "(not sent: {user} has a new account key; check the safety number with them \
+                     (/safety), then /accept)"
                 );
-                changed.insert(address);
+                session.changed.insert(user);
             }
             Err(ClientError::NoDevices) => {
-                println!("(not sent: {} has no devices at the relay yet)", args.peer);
+                println!("(not sent: {} has no device list at the relay yet)", args.peer);
+            }
+            Err(ClientError::NotLinked) => {
+                println!(
+                    "(not sent: this device is not in its account's device list: not linked yet \
+                     (type its link code on a device of the account), or removed)"
+                );
             }
             Err(e) => println!("(not sent: {e})"),
         },
@@ -179,8 +248,65 @@ fn command(client: &mut Client, args: &Args, changed: &mut BTreeSet<Address>, li
     true
 }
 
+/// `/link`: links the device of the code and prints the confirmation code.
+fn link(client: &mut Client, text: &str) {
+    let code = match LinkCode::from_text(text) {
+        Ok(code) => code,
+        Err(e) => {
+            println!("(not a link code: {e})");
+            return;
+        }
+    };
+    let address = code.address().clone();
+    match client.link(&code) {
+        Ok(confirmation) => {
+            println!("linked {address}. Confirmation code: {confirmation}");
+            println!(
+                "(the new device must show the same code; if it does not, /unlink {})",
+                address.device()
+            );
+        }
+        Err(ClientError::CannotSign) => {
+            println!("(this device cannot link devices: only the account's first device can)");
+        }
+        Err(ClientError::InvalidLinkCode) => {
+            println!("(a code of another user, of this device, or one device too many)");
+        }
+        Err(ClientError::UnlistedIdentity { address }) => {
+            println!("(not linked: the relay gave a key for {address} other than the code's)");
+        }
+        Err(ClientError::Transport(TransportError::NotFound)) => {
+            println!("(not linked: the relay has no keys for {address}; was it started with --link?)");
+        }
+        Err(e) => println!("(not linked: {e})"),
+    }
+}
+
+/// `/devices`: this account's device list as this device holds it.
+fn show_devices(client: &Client) {
+    let Some(list) = client.device().own_device_list() else {
+        println!("(not linked yet: no device list)");
+        return;
+    };
+    let me = client.address().device();
+    println!("device list of {}, version {}:", list.user(), list.version());
+    for (id, _) in list.devices() {
+        let marker = if id == me { "  (this device)" } else { "" };
+        println!("  {id}{marker}");
+    }
+}
+
+fn show_link_code(client: &Client, text: &str) {
+    println!(
+        "{} waits to be linked. On a device of {}, type:\n  /link {text}\n\
+         Keep this code to yourself: it lets a device of the account add this one.",
+        client.address(),
+        client.address().user()
+    );
+}
+
 /// Fetches what arrived, prints it, and marks it read.
-fn poll(client: &mut Client, changed: &mut BTreeSet<Address>) {
+fn poll(client: &mut Client, session: &mut Session) {
     let report = match client.receive() {
         Ok(report) => report,
         Err(e) => {
@@ -190,14 +316,21 @@ fn poll(client: &mut Client, changed: &mut BTreeSet<Address>) {
     };
     let mut read = Vec::with_capacity(report.messages.len());
     for message in &report.messages {
-        if message.identity_changed && changed.insert(message.from.clone()) {
+        let user = message.from.user().to_owned();
+        if message.identity_changed && session.changed.insert(user.clone()) {
             println!(
-                "(warning: {} presents a new identity key; check the safety number with them, \
-                 then /accept)",
-                message.from
+                "(warning: {user} has a new account key; check the safety number with them \
+                 (/safety), then /accept)"
             );
         }
-        println!("[from {}] {}", message.from, printable(&message.body));
+        match &message.sent_to {
+            Some(to) => println!(
+                "[sent from {} to {to}] {}",
+                message.from,
+                printable(&message.body)
+            ),
+            None => println!("[from {}] {}", message.from, printable(&message.body)),
+        }
         read.push(message.id);
     }
     for rejection in &report.rejected {
@@ -211,28 +344,46 @@ fn poll(client: &mut Client, changed: &mut BTreeSet<Address>) {
     {
         println!("(could not mark messages read: {e})");
     }
+    if session.linked && !client.is_linked() {
+        session.linked = false;
+        println!(
+            "({} was removed from the account's device list)",
+            client.address()
+        );
+    } else if !session.linked && client.is_linked() {
+        session.linked = true;
+        match client.link_confirmation() {
+            Some(code) => println!(
+                "{} is linked. Confirmation code: {code} (the device that linked this one \
+                 shows the same code; if it does not, do not use this device)",
+                client.address()
+            ),
+            None => println!("{} is linked.", client.address()),
+        }
+        show_devices(client);
+    }
     let _ = std::io::stdout().flush();
 }
 
-fn show_safety_number(client: &Client, user: &str, device: u32) {
-    let Some(address) = Address::new(user, device) else {
-        println!("(invalid address)");
-        return;
-    };
-    match client.safety_number(&address) {
+fn show_safety_number(client: &Client, user: &str) {
+    match client.safety_number(user) {
         Ok(number) => {
             let groups: Vec<&str> = (0..number.digits.len())
                 .step_by(5)
                 .filter_map(|i| number.digits.get(i..i + 5))
                 .collect();
-            println!("safety number with {address}:");
+            println!("safety number with {user}:");
             for row in groups.chunks(4) {
                 println!("  {}", row.join(" "));
             }
+            if client.pending_account(user).is_some() {
+                println!("(this is for the account key you trust; {user} now presents a new one: /accept)");
+            }
         }
         Err(ClientError::UnknownPeer) => {
-            println!("(no identity known for {address} yet: exchange a message first)");
+            println!("(no account key known for {user} yet: exchange a message first)");
         }
+        Err(ClientError::NotLinked) => println!("(this device is not linked yet)"),
         Err(e) => println!("(no safety number: {e})"),
     }
 }
@@ -283,9 +434,23 @@ fn open_or_create(args: &Args) -> Result<Client, String> {
     };
     let client = match Client::open(parts()?) {
         Ok(client) => client,
+        Err(ClientError::NoDevice) if args.link => {
+            let client =
+                Client::create_linked(&args.user, args.device, parts()?).map_err(|e| e.to_string())?;
+            println!(
+                "created {} in {}, to be linked to the account",
+                client.address(),
+                args.db.display()
+            );
+            client
+        }
         Err(ClientError::NoDevice) => {
             let client = Client::create(&args.user, args.device, parts()?).map_err(|e| e.to_string())?;
-            println!("created {} in {}", client.address(), args.db.display());
+            println!(
+                "created {} in {}, the first device of a new account",
+                client.address(),
+                args.db.display()
+            );
             client
         }
         Err(ClientError::WrongStorageKey) => {
@@ -365,6 +530,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let (mut user, mut peer, mut db) = (None, None, None);
     let mut relay: SocketAddr = ([127, 0, 0, 1], 7878).into();
     let mut device = 1;
+    let mut link = false;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
@@ -379,6 +545,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                 let v = value()?;
                 device = v.parse().map_err(|_| format!("not a device number: {v:?}"))?;
             }
+            "--link" => link = true,
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -397,5 +564,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         relay,
         db,
         device,
+        link,
     }))
 }

@@ -1,6 +1,6 @@
 //! The relay protocol's frames (docs/PROTOCOL.md, section 12.5; the crate documentation,
-//! "Framing", gives the layout): requests, responses and the payloads of `devices` and
-//! `fetch`, each a [`Codec`] over hemlis's one [`Reader`].
+//! "Framing", gives the layout): requests, responses and the payload of `fetch`, each a
+//! [`Codec`] over hemlis's one [`Reader`].
 //!
 //! Every decoder is strict and allocates nothing for a count before the bytes it stands
 //! for are there.
@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use hemlis::transport::{Incoming, TransportError};
 use hemlis::wire::{Codec, Reader};
-use hemlis::{Address, DecodeError};
+use hemlis::{Address, DecodeError, DeviceList};
 
 /// Largest frame body, either way.
 pub(crate) const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -18,14 +18,24 @@ pub(crate) const MAX_FRAME: usize = 4 * 1024 * 1024;
 pub(crate) const MAX_ENVELOPE: usize = MAX_FRAME - 1024;
 /// Largest reason text in a response.
 const MAX_REASON: usize = 1024;
+/// Largest encoded device list (docs/PROTOCOL.md, section 13.1), either way.
+pub(crate) const MAX_DEVICE_LIST: usize = 4096;
+
+/// The longest list hemlis can sign (a 128-byte user id and
+/// [`DeviceList::MAX_DEVICES`] devices) fits under [`MAX_DEVICE_LIST`].
+const _: () = assert!(
+    1 + 1 + Address::MAX_USER_LEN + 8 + 8 + 32 + 2 + DeviceList::MAX_DEVICES * (4 + 32) + 64
+        <= MAX_DEVICE_LIST
+);
 
 const TAG_PUBLISH: u8 = 0x01;
-const TAG_DEVICES: u8 = 0x02;
+// 0x02 was `devices` and 0x07 `identity`: retired, now unknown tags.
 const TAG_FETCH_BUNDLE: u8 = 0x03;
 const TAG_SEND: u8 = 0x04;
 const TAG_FETCH: u8 = 0x05;
 const TAG_ACK: u8 = 0x06;
-const TAG_IDENTITY: u8 = 0x07;
+const TAG_PUBLISH_DEVICE_LIST: u8 = 0x08;
+const TAG_FETCH_DEVICE_LIST: u8 = 0x09;
 
 const STATUS_OK: u8 = 0x00;
 const STATUS_NOT_FOUND: u8 = 0x01;
@@ -77,9 +87,6 @@ pub(crate) enum Request<'a> {
         device: Cow<'a, Address>,
         upload: &'a [u8],
     },
-    Devices {
-        user: &'a str,
-    },
     FetchBundle {
         device: Cow<'a, Address>,
     },
@@ -95,8 +102,12 @@ pub(crate) enum Request<'a> {
         device: Cow<'a, Address>,
         ids: Vec<u64>,
     },
-    Identity {
-        device: Cow<'a, Address>,
+    PublishDeviceList {
+        user: &'a str,
+        list: &'a [u8],
+    },
+    FetchDeviceList {
+        user: &'a str,
     },
 }
 
@@ -109,12 +120,6 @@ impl<'a> Codec<'a> for Request<'a> {
                 bytes.push(TAG_PUBLISH);
                 put_address(bytes, device);
                 bytes.extend_from_slice(upload);
-            }
-            Request::Devices { user } => {
-                bytes.push(TAG_DEVICES);
-                // The caller checked the length (1 to 128 bytes).
-                bytes.push(user.len() as u8);
-                bytes.extend_from_slice(user.as_bytes());
             }
             Request::FetchBundle { device } => {
                 bytes.push(TAG_FETCH_BUNDLE);
@@ -139,9 +144,15 @@ impl<'a> Codec<'a> for Request<'a> {
                     bytes.extend_from_slice(&id.to_be_bytes());
                 }
             }
-            Request::Identity { device } => {
-                bytes.push(TAG_IDENTITY);
-                put_address(bytes, device);
+            Request::PublishDeviceList { user, list } => {
+                bytes.push(TAG_PUBLISH_DEVICE_LIST);
+                put_user(bytes, user);
+                // The caller checked the length (see `check_device_list`).
+                bytes.extend_from_slice(list);
+            }
+            Request::FetchDeviceList { user } => {
+                bytes.push(TAG_FETCH_DEVICE_LIST);
+                put_user(bytes, user);
             }
         }
     }
@@ -149,12 +160,11 @@ impl<'a> Codec<'a> for Request<'a> {
     fn encoded_len(&self) -> usize {
         1 + match self {
             Request::Publish { device, upload } => device.encoded_len() + upload.len(),
-            Request::Devices { user } => 1 + user.len(),
             Request::Send { from, to, envelope } => from.encoded_len() + to.encoded_len() + envelope.len(),
             Request::Ack { device, ids } => device.encoded_len() + 4 + 8 * ids.len(),
-            Request::FetchBundle { device } | Request::Fetch { device } | Request::Identity { device } => {
-                device.encoded_len()
-            }
+            Request::FetchBundle { device } | Request::Fetch { device } => device.encoded_len(),
+            Request::PublishDeviceList { user, list } => 1 + user.len() + list.len(),
+            Request::FetchDeviceList { user } => 1 + user.len(),
         }
     }
 
@@ -164,7 +174,6 @@ impl<'a> Codec<'a> for Request<'a> {
                 device: read_address(r)?,
                 upload: r.rest(),
             },
-            TAG_DEVICES => Request::Devices { user: read_user(r)? },
             TAG_FETCH_BUNDLE => Request::FetchBundle {
                 device: read_address(r)?,
             },
@@ -185,9 +194,13 @@ impl<'a> Codec<'a> for Request<'a> {
                 }
                 Request::Ack { device, ids }
             }
-            TAG_IDENTITY => Request::Identity {
-                device: read_address(r)?,
-            },
+            TAG_PUBLISH_DEVICE_LIST => {
+                let user = read_user(r)?;
+                let list = r.rest();
+                check_device_list(list)?;
+                Request::PublishDeviceList { user, list }
+            }
+            TAG_FETCH_DEVICE_LIST => Request::FetchDeviceList { user: read_user(r)? },
             tag => return Err(FrameError::UnknownTag(tag)),
         })
     }
@@ -272,42 +285,18 @@ fn truncate(text: &str) -> &str {
     text.get(..end).unwrap_or_default()
 }
 
-/// The payload of an `ok` answer to `devices`: `n (u32) || n x device (u32)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DeviceList<'a>(pub(crate) Cow<'a, [u32]>);
-
-impl DeviceList<'_> {
-    /// True if the list fits in one response frame (status byte included).
-    pub(crate) fn fits(&self) -> bool {
-        let with_status = 1 + self.encoded_len();
-        u32::try_from(self.0.len()).is_ok() && with_status <= MAX_FRAME
+/// A device list as it travels (the rest of a `publish_device_list` request, or the
+/// payload of an `ok` answer to `fetch_device_list`): 1 to [`MAX_DEVICE_LIST`] bytes. Only
+/// its size is checked here: the relay's state decodes and verifies what is published, and
+/// clients verify what they fetch.
+pub(crate) fn check_device_list(list: &[u8]) -> Result<(), FrameError> {
+    if list.is_empty() {
+        return Err(DecodeError::Truncated.into());
     }
-}
-
-impl Codec<'_> for DeviceList<'_> {
-    type Error = FrameError;
-
-    /// The list [`fits`](DeviceList::fits) (the relay checks before encoding).
-    fn encode(&self, bytes: &mut Vec<u8>) {
-        let n = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
-        bytes.extend_from_slice(&n.to_be_bytes());
-        for device in self.0.iter() {
-            bytes.extend_from_slice(&device.to_be_bytes());
-        }
+    if list.len() > MAX_DEVICE_LIST {
+        return Err(DecodeError::Oversize.into());
     }
-
-    fn encoded_len(&self) -> usize {
-        4 + 4 * self.0.len()
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Self, FrameError> {
-        let n = read_count(r, 4)?;
-        let mut devices = Vec::with_capacity(n);
-        for _ in 0..n {
-            devices.push(r.u32()?);
-        }
-        Ok(Self(Cow::Owned(devices)))
-    }
+    Ok(())
 }
 
 /// The payload of an `ok` answer to `fetch`:
@@ -401,8 +390,6 @@ pub(crate) enum FrameError {
     InvalidAddress,
     /// A reason that is not UTF-8.
     InvalidText,
-    /// An identity answer that is not 32 bytes.
-    BadIdentity,
 }
 
 impl From<DecodeError> for FrameError {
@@ -423,7 +410,6 @@ impl fmt::Display for FrameError {
             FrameError::Empty => write!(f, "empty frame"),
             FrameError::UnknownTag(tag) => write!(f, "unknown request tag {tag:#04x}"),
             FrameError::UnknownStatus(status) => write!(f, "unknown response status {status:#04x}"),
-            FrameError::BadIdentity => write!(f, "identity key not 32 bytes"),
             FrameError::InvalidAddress => write!(f, "invalid address or user id"),
             FrameError::InvalidText => write!(f, "reason is not UTF-8"),
         }
@@ -433,6 +419,12 @@ impl fmt::Display for FrameError {
 /// Appends an address (`Address::encode` returns a new vector instead).
 fn put_address(bytes: &mut Vec<u8>, address: &Address) {
     Codec::encode(address, bytes);
+}
+
+/// Appends `user length (1) || user`; the caller checked the length (1 to 128 bytes).
+fn put_user(bytes: &mut Vec<u8>, user: &str) {
+    bytes.push(u8::try_from(user.len()).unwrap_or(u8::MAX));
+    bytes.extend_from_slice(user.as_bytes());
 }
 
 /// An address; any way it fails (cut short included) is [`FrameError::InvalidAddress`].
@@ -482,12 +474,12 @@ mod tests {
 
     #[test]
     fn requests_round_trip() {
+        let longest_list = vec![0xa5; MAX_DEVICE_LIST];
         let requests = [
             Request::Publish {
                 device: address("alice", 1),
                 upload: b"upload",
             },
-            Request::Devices { user: "bob" },
             Request::FetchBundle {
                 device: address("bob", 7),
             },
@@ -512,9 +504,16 @@ mod tests {
                 device: address("alice", 1),
                 ids: vec![],
             },
-            Request::Identity {
-                device: address("bob", 2),
+            Request::PublishDeviceList {
+                user: "bob",
+                list: &[1],
             },
+            Request::PublishDeviceList {
+                user: &"b".repeat(128),
+                list: &longest_list,
+            },
+            Request::FetchDeviceList { user: "bob" },
+            Request::FetchDeviceList { user: "ünïcode" },
         ];
         for request in requests {
             assert_eq!(round_trip(&request, &mut Vec::new()), request);
@@ -540,8 +539,6 @@ mod tests {
         assert!(bytes.len() <= 1 + MAX_REASON);
         assert!(matches!(Response::from_bytes(&bytes).unwrap(), Response::Rejected(r) if r.len() == 1024));
 
-        let devices = DeviceList(Cow::Borrowed(&[0, 1, u32::MAX]));
-        assert_eq!(round_trip(&devices, &mut Vec::new()), devices);
         let incoming = Mailbox::fitting(vec![
             Incoming {
                 id: 3,
@@ -564,14 +561,63 @@ mod tests {
     fn decoders_refuse_what_is_not_there() {
         let truncated = FrameError::Decode(DecodeError::Truncated);
         let trailing = FrameError::Decode(DecodeError::TrailingBytes);
+        let oversize = FrameError::Decode(DecodeError::Oversize);
         // Counts larger than the rest of the body could hold: refused before allocating.
-        assert_eq!(DeviceList::from_bytes(&[0xff, 0xff, 0xff, 0xff]), Err(truncated));
         assert_eq!(Mailbox::from_bytes(&[0xff, 0xff, 0xff, 0xff]), Err(truncated));
+        assert_eq!(Request::from_bytes(&[0x0a]), Err(FrameError::UnknownTag(0x0a)));
+        // The retired `devices` (0x02) and `identity` (0x07) are unknown tags now.
         assert_eq!(
-            DeviceList::from_bytes(&[0, 0, 0, 1, 0, 0, 0, 1, 0]),
+            Request::from_bytes(&[0x02, 3, b'b', b'o', b'b']),
+            Err(FrameError::UnknownTag(0x02))
+        );
+        assert_eq!(
+            Request::from_bytes(&[0x07, 3, b'b', b'o', b'b', 0, 0, 0, 1]),
+            Err(FrameError::UnknownTag(0x07))
+        );
+        // A device list: 1 to MAX_DEVICE_LIST bytes after a valid user id.
+        let publish_list = |user: &[u8], list_len: usize| {
+            let mut body = vec![TAG_PUBLISH_DEVICE_LIST, user.len() as u8];
+            body.extend_from_slice(user);
+            body.resize(body.len() + list_len, 0x5a);
+            body
+        };
+        assert_eq!(Request::from_bytes(&publish_list(b"bob", 0)), Err(truncated));
+        assert_eq!(
+            Request::from_bytes(&publish_list(b"bob", MAX_DEVICE_LIST + 1)),
+            Err(oversize)
+        );
+        assert!(matches!(
+            Request::from_bytes(&publish_list(b"bob", MAX_DEVICE_LIST)),
+            Ok(Request::PublishDeviceList { user: "bob", list }) if list.len() == MAX_DEVICE_LIST
+        ));
+        assert_eq!(
+            Request::from_bytes(&publish_list(b"", 10)),
+            Err(FrameError::InvalidAddress)
+        );
+        assert_eq!(
+            Request::from_bytes(&publish_list(&[0xff, 0xfe], 10)),
+            Err(FrameError::InvalidAddress)
+        );
+        assert_eq!(Request::from_bytes(&[TAG_PUBLISH_DEVICE_LIST]), Err(truncated));
+        // `fetch_device_list`: a user id and nothing after it.
+        assert_eq!(
+            Request::from_bytes(&[TAG_FETCH_DEVICE_LIST, 3, b'b', b'o', b'b', 0]),
             Err(trailing)
         );
-        assert_eq!(Request::from_bytes(&[0x09]), Err(FrameError::UnknownTag(9)));
+        assert_eq!(
+            Request::from_bytes(&[TAG_FETCH_DEVICE_LIST, 3, b'b', b'o']),
+            Err(truncated)
+        );
+        assert_eq!(
+            Request::from_bytes(&[TAG_FETCH_DEVICE_LIST, 0]),
+            Err(FrameError::InvalidAddress)
+        );
+        let mut too_long = vec![TAG_FETCH_DEVICE_LIST, 129];
+        too_long.resize(2 + 129, b'a');
+        assert_eq!(Request::from_bytes(&too_long), Err(FrameError::InvalidAddress));
+        assert_eq!(check_device_list(&[]), Err(truncated));
+        assert_eq!(check_device_list(&[0; MAX_DEVICE_LIST + 1]), Err(oversize));
+        assert_eq!(check_device_list(&[0; MAX_DEVICE_LIST]), Ok(()));
         assert_eq!(Response::from_bytes(&[0x09]), Err(FrameError::UnknownStatus(9)));
         assert_eq!(Response::from_bytes(&[STATUS_NOT_FOUND, 0]), Err(trailing));
         assert_eq!(
@@ -581,10 +627,7 @@ mod tests {
         assert_eq!(Response::from_bytes(&[]), Err(truncated));
         let mut long = vec![STATUS_UNAVAILABLE];
         long.resize(2 + MAX_REASON, b'a');
-        assert_eq!(
-            Response::from_bytes(&long),
-            Err(FrameError::Decode(DecodeError::Oversize))
-        );
+        assert_eq!(Response::from_bytes(&long), Err(oversize));
         // A cut-short address is an invalid address, as any other bad address.
         assert_eq!(
             Request::from_bytes(&[TAG_FETCH, 3, b'b', b'o']),
@@ -626,11 +669,10 @@ mod tests {
             let mut bytes = vec![0u8; (rng.next_u32() % 64) as usize];
             rng.fill_bytes(&mut bytes);
             if let Some(first) = bytes.first_mut() {
-                *first %= 8;
+                *first %= 10;
             }
             let _ = Request::from_bytes(&bytes);
             let _ = Response::from_bytes(&bytes);
-            let _ = DeviceList::from_bytes(&bytes);
             let _ = Mailbox::from_bytes(&bytes);
             let _ = Frame::from_bytes(&bytes);
         }

@@ -2,11 +2,13 @@
 //! [`serve_relay`] the relay side, which applies each request to a shared [`RelayState`].
 //!
 //! The relay holds nothing but a `RelayState`: prekey uploads and bundles (public keys and
-//! signatures) and envelopes with their addresses. It is a demonstration transport for
-//! loopback, not part of the protocol between devices: it has no authentication (whoever
-//! reaches the port can publish for, read and acknowledge any address; the end-to-end
-//! encryption still holds, and a replaced identity key shows as a changed safety number)
-//! and no transport encryption (an observer on the path learns what the relay learns).
+//! signatures), each user's signed device list, and envelopes with their addresses. It is
+//! a demonstration transport for loopback, not part of the protocol between devices: it
+//! has no authentication (whoever reaches the port can publish for, read and acknowledge
+//! any address; the end-to-end encryption still holds: clients encrypt only to the devices
+//! of a device list signed by the user's account key and take messages only from them, and
+//! a replaced account key shows as a changed safety number) and no transport encryption
+//! (an observer on the path learns what the relay learns).
 //!
 //! # Framing
 //!
@@ -16,37 +18,51 @@
 //! frame    = length (u32, 1 ..= 4,194,304) || body (length bytes)
 //! address  = user length (1, 1 ..= 128) || user (UTF-8) || device (u32)    (Address::encode)
 //! user     = user length (1, 1 ..= 128) || user (UTF-8)
+//! list     = a signed device list (DeviceList::encode; section 13.1), 1 ..= 4,096 bytes
 //!
 //! request body = tag (1) || fields
-//!   0x01 publish       address || upload (the rest of the body; section 12.1)
-//!   0x02 devices       user
-//!   0x03 fetch_bundle  address
-//!   0x04 send          from address || to address || envelope (the rest, at most
-//!                      4,193,280 bytes = 4 MiB - 1 KiB)
-//!   0x05 fetch         address
-//!   0x06 ack           address || n (u32) || n x id (u64)
-//!   0x07 identity      address
+//!   0x01 publish              address || upload (the rest of the body; section 12.1)
+//!   0x03 fetch_bundle         address
+//!   0x04 send                 from address || to address || envelope (the rest, at
+//!                             most 4,193,280 bytes = 4 MiB - 1 KiB)
+//!   0x05 fetch                address
+//!   0x06 ack                  address || n (u32) || n x id (u64)
+//!   0x08 publish_device_list  user || list (the rest of the body)
+//!   0x09 fetch_device_list    user
+//!   (0x02 and 0x07, once `devices` and `identity`, are retired: unknown tags)
 //!
 //! response body = status (1) || payload
-//!   0x00 ok            publish, send, ack: empty
-//!                      devices:      n (u32) || n x device (u32)
-//!                      fetch_bundle: bundle (the rest of the body; section 4.2)
-//!                      fetch:        n (u32) || n x (id (u64) || from address
-//!                                                    || length (u32) || envelope)
-//!                      identity:     the identity key the device publishes (32)
-//!   0x01 not found     empty                       (TransportError::NotFound; for
-//!                                                  identity: no such device, `None`)
-//!   0x02 rejected      reason (UTF-8, <= 1024)     (TransportError::Rejected)
+//!   0x00 ok            publish, send, ack, publish_device_list: empty
+//!                      fetch_bundle:      bundle (the rest of the body; section 4.2)
+//!                      fetch:             n (u32) || n x (id (u64) || from address
+//!                                                         || length (u32) || envelope)
+//!                      fetch_device_list: list (the rest of the body): the newest
+//!                                         the relay holds for the user
+//!   0x01 not found     empty                       (TransportError::NotFound: no such
+//!                                                  device; for fetch_device_list, no
+//!                                                  list for the user)
+//!   0x02 rejected      reason (UTF-8, <= 1024)     (TransportError::Rejected; for
+//!                                                  publish_device_list: a list that does
+//!                                                  not verify, is another user's, or is
+//!                                                  not newer than the one held under the
+//!                                                  same account key)
 //!   0x03 malformed     reason (UTF-8, <= 1024)     the request did not decode
 //!                                                  (TransportError::Rejected)
 //!   0x04 unavailable   reason (UTF-8, <= 1024)     the relay failed inside
 //!                                                  (TransportError::Unavailable)
 //! ```
 //!
+//! The relay checks a published list as `RelayState::publish_device_list` does (it must
+//! verify under the account key it names, be for the user of the request, and be newer
+//! than the list held under the same account key; a list under another account key
+//! replaces the held one). Clients trust none of this: they verify every list they fetch
+//! and never take an older one.
+//!
 //! Both sides decode strictly: a field that runs past the body, bytes after the last field,
 //! an unknown tag or status, a count that the rest of the body cannot hold, an invalid
-//! address or text is a typed error, and nothing is allocated before the bytes it stands for
-//! have arrived (a frame buffer grows as its bytes arrive, up to 4 MiB).
+//! address, user id or text, or a list outside 1 to 4,096 bytes is a typed error, and
+//! nothing is allocated before the bytes it stands for have arrived (a frame buffer grows
+//! as its bytes arrive, up to 4 MiB).
 //!
 //! # Connections
 //!
@@ -61,9 +77,10 @@
 //!
 //! [`TcpTransport`] keeps one connection. When a call fails on it (an I/O error, a timeout,
 //! the relay closed it), it reconnects and sends the request once more; every request
-//! tolerates that: `publish` and `ack` are idempotent, a repeated `send` queues a copy that
-//! the recipient's ratchet refuses as a duplicate, and a repeated `fetch_bundle` only uses
-//! up one more one-time prekey. I/O failures are [`TransportError::Unavailable`], as is a
+//! tolerates that: `publish`, `publish_device_list` (the same list again is taken) and
+//! `ack` are idempotent, `fetch_device_list` changes nothing, a repeated `send` queues a
+//! copy that the recipient's ratchet refuses as a duplicate, and a repeated `fetch_bundle`
+//! only uses up one more one-time prekey. I/O failures are [`TransportError::Unavailable`], as is a
 //! response that does not decode (the connection is then dropped).
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub, unused_qualifications, rust_2018_idioms)]
@@ -83,7 +100,8 @@ use hemlis::{Address, DecodeError, Transport};
 mod frames;
 
 use frames::{
-    DeviceList, Frame, FrameError, MAX_ENVELOPE, MAX_FRAME, Mailbox, Request, Response, frame_length,
+    Frame, FrameError, MAX_DEVICE_LIST, MAX_ENVELOPE, MAX_FRAME, Mailbox, Request, Response,
+    check_device_list, frame_length,
 };
 
 /// Most connections the relay serves at once.
@@ -183,12 +201,21 @@ impl Transport for TcpTransport {
         })?)
     }
 
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
         check_user(user)?;
-        let payload = self.call(&Request::Devices { user })?;
-        DeviceList::from_bytes(&payload)
-            .map(|devices| devices.0.into_owned())
-            .map_err(malformed_response)
+        if list.is_empty() || list.len() > MAX_DEVICE_LIST {
+            return Err(TransportError::Rejected(
+                "device list empty or above the relay's size limit".into(),
+            ));
+        }
+        empty(self.call(&Request::PublishDeviceList { user, list })?)
+    }
+
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        check_user(user)?;
+        let list = self.call(&Request::FetchDeviceList { user })?;
+        check_device_list(&list).map_err(malformed_response)?;
+        Ok(list)
     }
 
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
@@ -231,18 +258,6 @@ impl Transport for TcpTransport {
             })?)?;
         }
         Ok(())
-    }
-
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        match self.call(&Request::Identity {
-            device: Cow::Borrowed(device),
-        }) {
-            Ok(payload) => <[u8; 32]>::try_from(payload.as_slice())
-                .map(Some)
-                .map_err(|_| malformed_response(FrameError::BadIdentity)),
-            Err(TransportError::NotFound) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 
@@ -327,16 +342,6 @@ fn apply(request: &Request<'_>, state: &Mutex<RelayState>) -> Response {
     };
     let result = match request {
         Request::Publish { device, upload } => state.publish(device, upload).map(|()| Vec::new()),
-        Request::Devices { user } => {
-            let devices = DeviceList(Cow::Owned(state.devices(user)));
-            if devices.fits() {
-                Ok(devices.to_bytes())
-            } else {
-                Err(TransportError::Rejected(
-                    "too many devices for one response".into(),
-                ))
-            }
-        }
         Request::FetchBundle { device } => state.fetch_bundle(device),
         Request::Send { from, to, envelope } => {
             if envelope.len() > MAX_ENVELOPE {
@@ -356,10 +361,15 @@ fn apply(request: &Request<'_>, state: &Mutex<RelayState>) -> Response {
             state.ack(device, ids);
             Ok(Vec::new())
         }
-        Request::Identity { device } => state
-            .identity(device)
-            .map(|key| key.to_vec())
-            .ok_or(TransportError::NotFound),
+        Request::PublishDeviceList { user, list } => {
+            state.publish_device_list(user, list).map(|()| Vec::new())
+        }
+        Request::FetchDeviceList { user } => state.fetch_device_list(user).and_then(|list| {
+            // Only a list the state took unchecked (`set_device_list`) can be out of bounds.
+            check_device_list(&list)
+                .map(|()| list)
+                .map_err(|e| TransportError::Unavailable(format!("the held device list: {e}")))
+        }),
     };
     match result {
         Ok(payload) => Response::Ok(payload),

@@ -1,5 +1,5 @@
 //! The `hemlis-relay` binary: serves the TCP relay protocol (docs/PROTOCOL.md, section 12.5)
-//! on loopback, keeping bundles and mailboxes in memory. Pair it with the terminal example
+//! on loopback, keeping bundles, device lists and mailboxes in memory. Pair it with the terminal example
 //! (`hemlis-relay/examples/terminal.rs`).
 //!
 //! Run: `cargo run -p hemlis-relay -- --listen 127.0.0.1:7878`
@@ -20,8 +20,8 @@ const USAGE: &str = "\
 usage: hemlis-relay [--listen 127.0.0.1:PORT]
 
 Serves the hemlis example relay protocol on loopback (default 127.0.0.1:7878; port 0 picks
-a free port). Bundles and mailboxes live in memory and are lost when the relay stops.
-Only 127.0.0.1 is accepted: this demonstration relay has no authentication.";
+a free port). Bundles, device lists and mailboxes live in memory and are lost when the
+relay stops. Only 127.0.0.1 is accepted: this demonstration relay has no authentication.";
 
 fn main() -> ExitCode {
     let listen = match parse_args(std::env::args().skip(1)) {

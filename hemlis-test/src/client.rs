@@ -57,3 +57,19 @@ pub fn receive_exactly(client: &mut Client, expected: &[&[u8]]) -> Vec<Received>
     client.mark_read(&ids).expect("mark_read");
     report.messages
 }
+
+/// Links `new` (made by `Client::create_linked`) to the account of `signer`: the signer
+/// reads the new device's link code, the new device receives the provisioning message, and
+/// both show the same confirmation code, which is returned.
+pub fn link(signer: &mut Client, new: &mut Client) -> String {
+    let code = new
+        .link_code()
+        .expect("a device waiting to be linked shows a code");
+    let confirmation = signer.link(&code).expect("link");
+    let report = new.receive().expect("receive the provisioning message");
+    assert!(report.rejected.is_empty(), "rejected: {:?}", report.rejected);
+    assert!(new.is_linked(), "{} is linked", new.address());
+    assert_eq!(new.link_confirmation(), Some(confirmation.as_str()));
+    assert_eq!(new.link_code().map(|c| c.to_bytes()), None);
+    confirmation
+}

@@ -26,7 +26,7 @@
 //! let transport = Forwarding(NoSends(InMemoryRelay::new()));
 //! let alice = Address::new("alice", 1).unwrap();
 //! assert!(transport.send(&alice, &alice, b"hi").is_err());
-//! assert_eq!(transport.devices("bob"), Ok(vec![]));
+//! assert!(transport.fetch_device_list("bob").is_err());
 //! ```
 
 use std::ops::Deref;
@@ -45,9 +45,13 @@ pub trait Forward: Send + Sync {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         self.inner().publish(device, upload)
     }
-    /// [`Transport::devices`].
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        self.inner().devices(user)
+    /// [`Transport::publish_device_list`].
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.inner().publish_device_list(user, list)
+    }
+    /// [`Transport::fetch_device_list`].
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        self.inner().fetch_device_list(user)
     }
     /// [`Transport::fetch_bundle`].
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
@@ -65,10 +69,6 @@ pub trait Forward: Send + Sync {
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.inner().ack(device, ids)
     }
-    /// [`Transport::identity`].
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        self.inner().identity(device)
-    }
 }
 
 /// A shared wrapper: every call, overridden or not, goes to the wrapper behind the `Arc`, so
@@ -80,8 +80,11 @@ impl<F: Forward + ?Sized> Forward for Arc<F> {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         (**self).publish(device, upload)
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        (**self).devices(user)
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        (**self).publish_device_list(user, list)
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        (**self).fetch_device_list(user)
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         (**self).fetch_bundle(device)
@@ -95,9 +98,6 @@ impl<F: Forward + ?Sized> Forward for Arc<F> {
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         (**self).ack(device, ids)
     }
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        (**self).identity(device)
-    }
 }
 
 /// A [`Forward`] wrapper as a [`Transport`]; it dereferences to the wrapper.
@@ -107,8 +107,11 @@ impl<F: Forward> Transport for Forwarding<F> {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         self.0.publish(device, upload)
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        self.0.devices(user)
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.0.publish_device_list(user, list)
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        self.0.fetch_device_list(user)
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         self.0.fetch_bundle(device)
@@ -121,9 +124,6 @@ impl<F: Forward> Transport for Forwarding<F> {
     }
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.0.ack(device, ids)
-    }
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        self.0.identity(device)
     }
 }
 

@@ -14,10 +14,10 @@ use rand_core::CryptoRng;
 use super::{
     AsyncTransport, ClientConfig, ClientError, Clock, Device, ReceiveReport, Received, SafetyNumber,
 };
-use crate::IdentityKey;
 use crate::device::{Lookup, Lookups};
 use crate::store::Store;
 use crate::transport::{Address, TransportError};
+use crate::{DeviceList, IdentityKey, LinkCode, ListChange};
 
 /// Everything an async client needs from the app.
 pub struct AsyncClientParts<T> {
@@ -77,22 +77,42 @@ impl<T> core::fmt::Debug for AsyncClient<T> {
 }
 
 impl<T: AsyncTransport> AsyncClient<T> {
-    /// Creates a new device in an empty store, and publishes its prekeys (if the transport
-    /// fails, the device is still created and [`AsyncClient::upkeep`] publishes them later).
-    pub async fn create(
+    /// Creates the first device of a new account in an empty store, and publishes its
+    /// prekeys and device list (see [`Client::create`](super::Client::create)).
+    pub async fn create(user: &str, device: u32, parts: AsyncClientParts<T>) -> Result<Self, ClientError> {
+        Self::create_with(user, device, parts, true).await
+    }
+
+    /// Creates a device to be linked to an existing account (see
+    /// [`Client::create_linked`](super::Client::create_linked)).
+    pub async fn create_linked(
+        user: &str,
+        device: u32,
+        parts: AsyncClientParts<T>,
+    ) -> Result<Self, ClientError> {
+        Self::create_with(user, device, parts, false).await
+    }
+
+    async fn create_with(
         user: &str,
         device: u32,
         mut parts: AsyncClientParts<T>,
+        first: bool,
     ) -> Result<Self, ClientError> {
         let now = parts.clock.now();
-        let device = Device::create(
+        let make = if first {
+            Device::create::<dyn CryptoRng + Send>
+        } else {
+            Device::create_linked::<dyn CryptoRng + Send>
+        };
+        let device = make(
             user,
             device,
             parts.storage_key,
             parts.store,
             parts.config,
             now,
-            &mut parts.rng,
+            &mut *parts.rng,
         )?;
         let client = Self::assemble(device, parts.rng, parts.transport, parts.clock);
         match client.upkeep().await {
@@ -138,11 +158,30 @@ impl<T: AsyncTransport> AsyncClient<T> {
         &self.transport
     }
 
-    /// Sends `body` to every device of `user` (see [`Client::send`](super::Client::send)).
+    /// Sends `body` to every device of `user`'s device list and a copy to this user's
+    /// other devices (see [`Client::send`](super::Client::send)).
     pub async fn send(&self, user: &str, body: &[u8]) -> Result<usize, ClientError> {
-        let devices = self.transport.devices(user).await?;
-        let targets = self.lock().device.targets(user, &devices)?;
+        self.refresh_list(user).await?;
+        if user != self.address.user() {
+            self.refresh_list(self.address.user()).await?;
+        }
+        let targets = self.lock().device.targets(user)?;
         self.send_to(&targets, body).await
+    }
+
+    /// Fetches and takes `user`'s device list (see
+    /// [`Client::refresh_list`](super::Client::refresh_list)).
+    pub async fn refresh_list(&self, user: &str) -> Result<ListChange, ClientError> {
+        match self.transport.fetch_device_list(user).await {
+            Ok(list) => {
+                let mut state = self.lock();
+                let State { device, rng } = &mut *state;
+                device.handle_device_list(user, &list, rng)
+            }
+            Err(TransportError::NotFound) if user == self.address.user() => Ok(ListChange::Unchanged),
+            Err(TransportError::NotFound) => Err(ClientError::NoDevices),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Sends `body` to the given devices, in one commit (see
@@ -157,10 +196,6 @@ impl<T: AsyncTransport> AsyncClient<T> {
                     Lookup::Bundle(to) => {
                         let bundle = self.transport.fetch_bundle(&to).await?;
                         answers.add_bundle(to, bundle);
-                    }
-                    Lookup::Identity(to) => {
-                        let identity = self.transport.identity(&to).await.ok().flatten();
-                        answers.add_identity(to, identity);
                     }
                 }
             }
@@ -177,6 +212,66 @@ impl<T: AsyncTransport> AsyncClient<T> {
         };
         let _ = self.flush().await;
         Ok(sent)
+    }
+
+    /// Links the new device of `code` (see [`Client::link`](super::Client::link)).
+    pub async fn link(&self, code: &LinkCode) -> Result<String, ClientError> {
+        let bundle = self.transport.fetch_bundle(code.address()).await?;
+        let now = self.clock.now();
+        let confirmation = {
+            let mut state = self.lock();
+            let State { device, rng } = &mut *state;
+            device.link(code, &bundle, now, rng)?
+        };
+        let _ = self.publish_list().await;
+        let _ = self.flush().await;
+        Ok(confirmation)
+    }
+
+    /// Removes one of this user's devices (see [`Client::unlink`](super::Client::unlink)).
+    pub async fn unlink(&self, device: u32) -> Result<(), ClientError> {
+        let now = self.clock.now();
+        {
+            let mut state = self.lock();
+            let State { device: d, rng } = &mut *state;
+            d.unlink(device, now, rng)?;
+        }
+        let _ = self.publish_list().await;
+        Ok(())
+    }
+
+    /// This device's link code, while it waits to be linked.
+    pub fn link_code(&self) -> Option<LinkCode> {
+        self.lock().device.link_code()
+    }
+
+    /// The confirmation code of the last link.
+    pub fn link_confirmation(&self) -> Option<String> {
+        self.lock().device.link_confirmation().map(str::to_owned)
+    }
+
+    /// True once this device is in its user's device list.
+    pub fn is_linked(&self) -> bool {
+        self.lock().device.is_linked()
+    }
+
+    /// This user's newest device list, once linked (see
+    /// [`Device::own_device_list`](crate::Device::own_device_list)).
+    pub fn own_device_list(&self) -> Option<DeviceList> {
+        self.lock().device.own_device_list().cloned()
+    }
+
+    async fn publish_list(&self) -> Result<bool, ClientError> {
+        let Some(upload) = self.lock().device.poll_device_list() else {
+            return Ok(false);
+        };
+        self.transport
+            .publish_device_list(self.address.user(), &upload.bytes)
+            .await?;
+        let mut state = self.lock();
+        let State { device, rng } = &mut *state;
+        device.handle_list_published(upload.version, rng)?;
+        Ok(true)
     }
 
     /// Sends what the outbox holds (see [`Client::flush`](super::Client::flush)).
@@ -208,6 +303,12 @@ impl<T: AsyncTransport> AsyncClient<T> {
     /// and returns the inbox (see [`Client::receive`](super::Client::receive)).
     pub async fn receive(&self) -> Result<ReceiveReport, ClientError> {
         let incoming = self.transport.fetch(&self.address).await?;
+        let needed = self.lock().device.lists_needed(&incoming);
+        for user in needed {
+            // As in the blocking driver: a failure that may pass stops before any
+            // envelope is taken.
+            super::blocking::settled(self.refresh_list(&user).await)?;
+        }
         let (report, acks) = {
             let mut state = self.lock();
             let State { device, rng } = &mut *state;
@@ -240,14 +341,15 @@ impl<T: AsyncTransport> AsyncClient<T> {
             device.upkeep(now, rng)?;
             device.poll_upload()
         };
-        let Some(upload) = upload else {
-            return Ok(false);
-        };
-        self.transport.publish(&self.address, &upload.bytes).await?;
-        let mut state = self.lock();
-        let State { device, rng } = &mut *state;
-        device.handle_published(&upload, rng)?;
-        Ok(true)
+        let mut published = false;
+        if let Some(upload) = upload {
+            self.transport.publish(&self.address, &upload.bytes).await?;
+            let mut state = self.lock();
+            let State { device, rng } = &mut *state;
+            device.handle_published(&upload, rng)?;
+            published = true;
+        }
+        Ok(self.publish_list().await? || published)
     }
 
     /// The identity key pinned for a peer device, if any.
@@ -255,17 +357,17 @@ impl<T: AsyncTransport> AsyncClient<T> {
         self.lock().device.peer_identity(address)
     }
 
-    /// The new identity key a peer device presented, if it changed and was not accepted yet.
-    pub fn pending_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
-        self.lock().device.pending_identity(address)
+    /// The account key of a user whose key changed and was not accepted yet.
+    pub fn pending_account(&self, user: &str) -> Option<IdentityKey> {
+        self.lock().device.pending_account(user).cloned()
     }
 
-    /// Accepts a peer device's changed identity key (see
-    /// [`Client::accept_identity`](super::Client::accept_identity)).
-    pub fn accept_identity(&self, address: &Address) -> Result<(), ClientError> {
+    /// Accepts a user's changed account key (see
+    /// [`Client::accept_account`](super::Client::accept_account)).
+    pub fn accept_account(&self, user: &str) -> Result<(), ClientError> {
         let mut state = self.lock();
         let State { device, rng } = &mut *state;
-        device.accept_identity(address, rng)
+        device.accept_account(user, rng)
     }
 
     /// True if the active session with a peer device is post-quantum (PQXDH).
@@ -273,8 +375,8 @@ impl<T: AsyncTransport> AsyncClient<T> {
         self.lock().device.is_post_quantum(address)
     }
 
-    /// The safety number with a peer device, from its pinned identity key.
-    pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
-        self.lock().device.safety_number(address)
+    /// The safety number with another user, over the two account keys.
+    pub fn safety_number(&self, user: &str) -> Result<SafetyNumber, ClientError> {
+        self.lock().device.safety_number(user)
     }
 }

@@ -7,7 +7,7 @@ use super::{ClientConfig, ClientError, Clock, Device, ReceiveReport, Received, S
 use crate::device::Lookup;
 use crate::store::Store;
 use crate::transport::{Address, TransportError};
-use crate::{IdentityKey, Lookups};
+use crate::{IdentityKey, LinkCode, Lookups};
 
 /// Everything a client needs from the app.
 pub struct ClientParts {
@@ -58,18 +58,41 @@ impl core::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Creates a new device in an empty store, and publishes its prekeys (if the transport
+    /// Creates the first device of a new account in an empty store (see
+    /// [`Device::create`]), and publishes its prekeys and device list (if the transport
     /// fails, the device is still created and [`Client::upkeep`] publishes them later).
-    pub fn create(user: &str, device: u32, mut parts: ClientParts) -> Result<Self, ClientError> {
+    pub fn create(user: &str, device: u32, parts: ClientParts) -> Result<Self, ClientError> {
+        Self::create_with(user, device, parts, true)
+    }
+
+    /// Creates a device to be linked to an existing account (see
+    /// [`Device::create_linked`]) and publishes its prekeys; show
+    /// [`Client::link_code`] until a device of the account links it, then
+    /// [`Client::receive`] takes the provisioning message.
+    pub fn create_linked(user: &str, device: u32, parts: ClientParts) -> Result<Self, ClientError> {
+        Self::create_with(user, device, parts, false)
+    }
+
+    fn create_with(
+        user: &str,
+        device: u32,
+        mut parts: ClientParts,
+        first: bool,
+    ) -> Result<Self, ClientError> {
         let now = parts.clock.now();
-        let device = Device::create(
+        let make = if first {
+            Device::create::<dyn CryptoRng + Send>
+        } else {
+            Device::create_linked::<dyn CryptoRng + Send>
+        };
+        let device = make(
             user,
             device,
             parts.storage_key,
             parts.store,
             parts.config,
             now,
-            &mut parts.rng,
+            &mut *parts.rng,
         )?;
         let mut client = Self {
             device,
@@ -116,35 +139,42 @@ impl Client {
         self.device.store()
     }
 
-    /// Sends `body` to every device of `user`. Returns how many devices it was committed
-    /// for. The envelopes are durable once this returns, even if the transport failed (then
-    /// the error is swallowed and [`Client::flush`] retries; check [`Client::outbox_len`]).
+    /// Sends `body` to every device of `user`'s signed device list, and a copy to this
+    /// user's other devices. Returns how many devices it was committed for. Fetches both
+    /// users' newest lists first: a list the relay gives that is older than one seen, or
+    /// badly signed, fails the send (`StaleDeviceList`, `Protocol`). The envelopes are
+    /// durable once this returns, even if the transport failed (then the error is
+    /// swallowed and [`Client::flush`] retries; check [`Client::outbox_len`]).
     pub fn send(&mut self, user: &str, body: &[u8]) -> Result<usize, ClientError> {
-        let devices = self.transport.devices(user)?;
-        let targets = self.device.targets(user, &devices)?;
+        self.refresh_list(user)?;
+        if user != self.device.address().user() {
+            let own = self.device.address().user().to_owned();
+            self.refresh_list(&own)?;
+        }
+        let targets = self.device.targets(user)?;
         self.send_to(&targets, body)
     }
 
-    /// Sends `body` to the given devices, in one commit.
+    /// Fetches `user`'s device list from the relay and takes it (see
+    /// [`Device::handle_device_list`]); none at the relay is `NoDevices` for another
+    /// user and nothing for this one.
+    pub fn refresh_list(&mut self, user: &str) -> Result<crate::ListChange, ClientError> {
+        match self.transport.fetch_device_list(user) {
+            Ok(list) => self.device.handle_device_list(user, &list, &mut self.rng),
+            Err(TransportError::NotFound) if user == self.device.address().user() => {
+                Ok(crate::ListChange::Unchanged)
+            }
+            Err(TransportError::NotFound) => Err(ClientError::NoDevices),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends `body` to the given devices, in one commit; each must be in a trusted
+    /// device list (see [`Device::send`]).
     pub fn send_to(&mut self, targets: &[Address], body: &[u8]) -> Result<usize, ClientError> {
         let mut attempts = 0;
         let sent = loop {
-            let mut answers = Lookups::new();
-            for lookup in self.device.lookups(targets)? {
-                match lookup {
-                    Lookup::Bundle(to) => {
-                        let bundle = self.transport.fetch_bundle(&to)?;
-                        answers.add_bundle(to, bundle);
-                    }
-                    // An early warning only: when the relay cannot answer, the message is
-                    // still committed (sending works offline), and a changed identity
-                    // shows on a later send or when the peer writes.
-                    Lookup::Identity(to) => {
-                        let identity = self.transport.identity(&to).ok().flatten();
-                        answers.add_identity(to, identity);
-                    }
-                }
-            }
+            let answers = self.answer(self.device.lookups(targets)?)?;
             let now = self.clock.now();
             match self.device.send(targets, body, &answers, now, &mut self.rng) {
                 Err(ClientError::BundleNeeded { .. }) if attempts < 2 => attempts += 1,
@@ -154,6 +184,68 @@ impl Client {
         // Durable now; a transport failure leaves the envelopes in the outbox.
         let _ = self.flush();
         Ok(sent)
+    }
+
+    fn answer(&mut self, lookups: Vec<Lookup>) -> Result<Lookups, ClientError> {
+        let mut answers = Lookups::new();
+        for lookup in lookups {
+            match lookup {
+                Lookup::Bundle(to) => {
+                    let bundle = self.transport.fetch_bundle(&to)?;
+                    answers.add_bundle(to, bundle);
+                }
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Links the new device of `code` (shown on its screen) to this account: fetches its
+    /// bundle, signs and publishes the new list, and sends the provisioning message (see
+    /// [`Device::link`]). Returns the confirmation code, which the new device's
+    /// [`Client::link_confirmation`] must show too.
+    pub fn link(&mut self, code: &LinkCode) -> Result<String, ClientError> {
+        let bundle = self.transport.fetch_bundle(code.address())?;
+        let now = self.clock.now();
+        let confirmation = self.device.link(code, &bundle, now, &mut self.rng)?;
+        // Durable now; what the relay did not take is published by a later upkeep and
+        // flush.
+        let _ = self.publish_list();
+        let _ = self.flush();
+        Ok(confirmation)
+    }
+
+    /// Removes one of this user's devices from the list and publishes the new list (see
+    /// [`Device::unlink`]).
+    pub fn unlink(&mut self, device: u32) -> Result<(), ClientError> {
+        let now = self.clock.now();
+        self.device.unlink(device, now, &mut self.rng)?;
+        let _ = self.publish_list();
+        Ok(())
+    }
+
+    /// This device's link code, while it waits to be linked.
+    pub fn link_code(&self) -> Option<LinkCode> {
+        self.device.link_code()
+    }
+
+    /// The confirmation code of the last link (see [`Device::link_confirmation`]).
+    pub fn link_confirmation(&self) -> Option<&str> {
+        self.device.link_confirmation()
+    }
+
+    /// True once this device is in its user's device list.
+    pub fn is_linked(&self) -> bool {
+        self.device.is_linked()
+    }
+
+    fn publish_list(&mut self) -> Result<bool, ClientError> {
+        let Some(upload) = self.device.poll_device_list() else {
+            return Ok(false);
+        };
+        let user = self.device.address().user().to_owned();
+        self.transport.publish_device_list(&user, &upload.bytes)?;
+        self.device.handle_list_published(upload.version, &mut self.rng)?;
+        Ok(true)
     }
 
     /// Sends what the outbox holds, oldest first. Stops at the first failure that may pass
@@ -185,6 +277,13 @@ impl Client {
     /// and returns the inbox. Messages stay in the inbox until [`Client::mark_read`].
     pub fn receive(&mut self) -> Result<ReceiveReport, ClientError> {
         let incoming = self.transport.fetch(self.device.address())?;
+        for user in self.device.lists_needed(&incoming) {
+            // A list the relay does not have, or gives old or forged, leaves that sender's
+            // messages unlisted, and they are rejected as such. A failure that may pass
+            // (the relay or the store) stops here, before any envelope is taken, so none
+            // is rejected for want of its list.
+            settled(self.refresh_list(&user))?;
+        }
         let report = self.device.handle_incoming(&incoming, &mut self.rng)?;
         let acks = self.device.poll_acks();
         if !acks.is_empty() {
@@ -205,17 +304,20 @@ impl Client {
         self.device.mark_read(ids)
     }
 
-    /// Rotates, replenishes and publishes prekeys as needed. Call it at start-up and from
-    /// time to time (for example after each `receive`). Returns true if it published.
+    /// Rotates, replenishes and publishes prekeys as needed, and publishes this user's
+    /// device list if the relay lacks the newest one this device signed. Call it at
+    /// start-up and from time to time (for example after each `receive`). Returns true if
+    /// it published.
     pub fn upkeep(&mut self) -> Result<bool, ClientError> {
         let now = self.clock.now();
         self.device.upkeep(now, &mut self.rng)?;
-        let Some(upload) = self.device.poll_upload() else {
-            return Ok(false);
-        };
-        self.transport.publish(self.device.address(), &upload.bytes)?;
-        self.device.handle_published(&upload, &mut self.rng)?;
-        Ok(true)
+        let mut published = false;
+        if let Some(upload) = self.device.poll_upload() {
+            self.transport.publish(self.device.address(), &upload.bytes)?;
+            self.device.handle_published(&upload, &mut self.rng)?;
+            published = true;
+        }
+        Ok(self.publish_list()? || published)
     }
 
     /// The identity key pinned for a peer device, if any.
@@ -223,15 +325,14 @@ impl Client {
         self.device.peer_identity(address)
     }
 
-    /// The new identity key a peer device presented, if it changed and was not accepted yet.
-    pub fn pending_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
-        self.device.pending_identity(address)
+    /// The account key of a user whose key changed and was not accepted yet.
+    pub fn pending_account(&self, user: &str) -> Option<IdentityKey> {
+        self.device.pending_account(user).cloned()
     }
 
-    /// Accepts a peer device's changed identity key: it is pinned, its sessions replace the
-    /// old ones, and sending is unblocked.
-    pub fn accept_identity(&mut self, address: &Address) -> Result<(), ClientError> {
-        self.device.accept_identity(address, &mut self.rng)
+    /// Accepts a user's changed account key (see [`Device::accept_account`]).
+    pub fn accept_account(&mut self, user: &str) -> Result<(), ClientError> {
+        self.device.accept_account(user, &mut self.rng)
     }
 
     /// True if the active session with a peer device is post-quantum (PQXDH).
@@ -239,8 +340,20 @@ impl Client {
         self.device.is_post_quantum(address)
     }
 
-    /// The safety number with a peer device, from its pinned identity key.
-    pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
-        self.device.safety_number(address)
+    /// The safety number with another user, over the two account keys.
+    pub fn safety_number(&self, user: &str) -> Result<SafetyNumber, ClientError> {
+        self.device.safety_number(user)
+    }
+}
+
+/// A list refresh before a receive: what the relay answered for good is settled (the
+/// senders it concerns stay unlisted); a failure that may pass is returned.
+pub(super) fn settled(refresh: Result<crate::ListChange, ClientError>) -> Result<(), ClientError> {
+    match refresh {
+        Ok(_)
+        | Err(ClientError::NoDevices | ClientError::StaleDeviceList { .. } | ClientError::Protocol(_)) => {
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }

@@ -11,7 +11,9 @@ use crate::transport::{Address, TransportError};
 /// wrong or a record is damaged (`WrongStorageKey`, `CorruptRecord`); the call was wrong
 /// for this store or its arguments (`NoDevice`, `DeviceExists`, `InvalidAddress`,
 /// `InvalidConfig`, `UnknownPeer`, `BundleNeeded`); a peer needs the user's decision or
-/// cannot be reached as asked (`IdentityChanged`, `NoDevices`). An incoming envelope that
+/// cannot be reached as asked (`AccountChanged`, `NoDevices`, `StaleDeviceList`,
+/// `UnlistedIdentity`); this device's place in its account (`CannotSign`, `NotLinked`,
+/// `InvalidLinkCode`). An incoming envelope that
 /// fails is not an error of the call: it is a [`Rejection`](super::Rejection) in the
 /// report.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -41,16 +43,42 @@ pub enum ClientError {
     /// A user id that is empty or too long.
     #[error("invalid user id")]
     InvalidAddress,
-    /// The user has no devices at the relay.
-    #[error("the user has no devices")]
+    /// The relay holds no device list for the user (unknown user, or never published).
+    #[error("the user has no device list")]
     NoDevices,
-    /// A peer device's identity key changed: sending to it is blocked until the app calls
-    /// [`Device::accept_identity`](super::Device::accept_identity).
-    #[error("a peer device's identity key changed; accept it before sending")]
-    IdentityChanged {
-        /// The device whose key changed.
+    /// The relay gave a device list older than the newest one seen for the user, or one of
+    /// the same version with other devices: refused, nothing changed. A relay that does
+    /// this is faulty or hostile.
+    #[error("the relay gave an older or conflicting device list")]
+    StaleDeviceList {
+        /// The user whose list it was.
+        user: String,
+    },
+    /// The user's account key changed (a new account, or a relay pretending): sending to
+    /// the user is blocked until the app calls
+    /// [`Device::accept_account`](super::Device::accept_account).
+    #[error("a contact's account key changed; accept it before sending")]
+    AccountChanged {
+        /// The user whose account key changed.
+        user: String,
+    },
+    /// The relay gave a bundle for a device whose identity key is not the one the user's
+    /// signed device list vouches for: nothing was encrypted to it.
+    #[error("a bundle's identity key is not the one the device list vouches for")]
+    UnlistedIdentity {
+        /// The device.
         address: Address,
     },
+    /// This device does not hold the account key, so it cannot add or remove devices.
+    #[error("this device cannot sign device lists")]
+    CannotSign,
+    /// This device is not in its user's device list: not linked yet, or removed.
+    #[error("this device is not linked")]
+    NotLinked,
+    /// A link code for another user, for this very device, or one that a link would
+    /// push over the list's device limit.
+    #[error("invalid link code")]
+    InvalidLinkCode,
     /// A configuration the client cannot work with (for example more one-time prekeys
     /// than one upload holds).
     #[error("invalid client configuration")]

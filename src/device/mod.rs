@@ -8,6 +8,7 @@
 //! ([`Client`](crate::Client), [`AsyncClient`](crate::AsyncClient)) are the loops that do
 //! that work; an app with its own event loop can drive a `Device` itself.
 
+mod accounts;
 mod config;
 mod error;
 mod payload;
@@ -19,6 +20,7 @@ mod upkeep;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+pub use accounts::{ListChange, ListUpload};
 pub use config::{ClientConfig, Clock, SystemClock, ValidConfig};
 pub use error::ClientError;
 pub use receive::{ReceiveReport, Received, RejectReason, Rejection};
@@ -33,6 +35,7 @@ use crate::transport::Address;
 use crate::{Account, IdentityKey, PeerSessions};
 use records::{
     ACCOUNT_KEY, CHECK_PLAINTEXT, Counters, META_CHECK, META_COUNTERS, META_DEVICE, PeerRecord, Sealer,
+    USER_KEY, UserRecord,
 };
 
 /// One device's state and logic, with no I/O: the core of [`Client`](crate::Client) and
@@ -47,10 +50,15 @@ use records::{
 /// 1. [`Device::poll_upload`]: prekeys to publish. Publish them, then call
 ///    [`Device::handle_published`]. Left after [`Device::create`] and after
 ///    [`Device::upkeep`] made new keys, until published.
-/// 2. [`Device::poll_transmit`]: envelopes in the outbox, oldest first. Send each, then
+/// 2. [`Device::poll_device_list`]: this user's signed device list, after this device
+///    made a new account ([`Device::create`]) or added or removed a device
+///    ([`Device::link`], [`Device::unlink`]). Publish it, then call
+///    [`Device::handle_list_published`]. Before the outbox, so that the relay lists a new
+///    device before the provisioning message reaches it.
+/// 3. [`Device::poll_transmit`]: envelopes in the outbox, oldest first. Send each, then
 ///    report how it went with [`Device::handle_transmit`]. Left by [`Device::send`], and by
 ///    any earlier send whose envelope was not yet accepted.
-/// 3. [`Device::poll_acks`]: ids of envelopes that arrived and are now durable (read
+/// 4. [`Device::poll_acks`]: ids of envelopes that arrived and are now durable (read
 ///    into the inbox, recognised as copies, or rejected for good). Acknowledge them at the
 ///    relay. Left by [`Device::handle_incoming`].
 ///
@@ -62,9 +70,16 @@ use records::{
 ///
 /// # Sending
 ///
+/// Take the newest device lists of the recipient user and of this user first
+/// ([`Device::handle_device_list`]); [`Device::targets`] then names the devices they list.
 /// [`Device::lookups`] says what the relay must be asked before a send (a bundle for each
-/// device without a session, the current identity of each device with one); the answers go
-/// into [`Device::send`] as [`Lookups`].
+/// device without a session with its listed identity key); the answers go into
+/// [`Device::send`] as [`Lookups`].
+///
+/// # Receiving
+///
+/// Before [`Device::handle_incoming`], fetch and take the lists [`Device::lists_needed`]
+/// names, so that a sender new to this device is checked against its user's newest list.
 ///
 /// # Time and randomness
 ///
@@ -77,6 +92,9 @@ pub struct Device {
     store: Box<dyn Store>,
     config: ValidConfig,
     counters: Counters,
+    /// The account key (if this device signs), the own device list and the pinned lists
+    /// of contacts.
+    user: UserRecord,
     /// Outbox ids handed out by `poll_transmit` and not yet reported back.
     in_flight: BTreeSet<u64>,
     /// Outbox ids to hand out next (filled from the store when empty and `rescan`).
@@ -100,9 +118,41 @@ impl core::fmt::Debug for Device {
 }
 
 impl Device {
-    /// Creates a new device in an empty store, in one commit. Its prekeys are made by the
-    /// first [`Device::upkeep`] and wait to be published ([`Device::poll_upload`]).
+    /// Creates the first device of a new account in an empty store, in one commit: a new
+    /// account key and a device list of this device alone. Its prekeys are made by the
+    /// first [`Device::upkeep`] and wait to be published ([`Device::poll_upload`]), its
+    /// list in [`Device::poll_device_list`]. A user who lost every device makes a new
+    /// account this way; contacts then see an account change.
     pub fn create<R: CryptoRng + ?Sized>(
+        user: &str,
+        device: u32,
+        storage_key: [u8; 32],
+        store: Box<dyn Store>,
+        config: ClientConfig,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Self, ClientError> {
+        Self::create_with(user, device, storage_key, store, config, now, rng, true)
+    }
+
+    /// Creates a device to be linked to an existing account, in an empty store, in one
+    /// commit. It shows [`Device::link_code`] until a device of the account that can sign
+    /// links it ([`Device::link`]); until then it reads nothing but the provisioning
+    /// message. Its prekeys must be published first, so the linking device can reach it.
+    pub fn create_linked<R: CryptoRng + ?Sized>(
+        user: &str,
+        device: u32,
+        storage_key: [u8; 32],
+        store: Box<dyn Store>,
+        config: ClientConfig,
+        now: u64,
+        rng: &mut R,
+    ) -> Result<Self, ClientError> {
+        Self::create_with(user, device, storage_key, store, config, now, rng, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_with<R: CryptoRng + ?Sized>(
         user: &str,
         device: u32,
         storage_key: [u8; 32],
@@ -110,6 +160,7 @@ impl Device {
         config: ClientConfig,
         now: u64,
         rng: &mut R,
+        first: bool,
     ) -> Result<Self, ClientError> {
         let me = Address::new(user, device).ok_or(ClientError::InvalidAddress)?;
         let config = config.validate()?;
@@ -119,18 +170,34 @@ impl Device {
         }
         let mut account = Account::new(rng, now);
         account.set_limits(config.limits());
+        let mut record = UserRecord {
+            generation: 1,
+            ..UserRecord::default()
+        };
+        if first {
+            let (seed, list) = Self::first_list(user, device, account.identity_key(), now, rng)?;
+            record.signing_seed = Some(seed);
+            record.own = Some(list);
+            record.publish_list = true;
+        } else {
+            record.link_secret = Some(Self::new_link_secret(rng));
+        }
         let counters = Counters {
             publish_pending: true,
+            user_generation: 1,
             ..Counters::default()
         };
         let writes = vec![
             sealer.put(Table::Meta, META_CHECK.to_vec(), CHECK_PLAINTEXT, rng)?,
             sealer.put_value(Table::Meta, META_DEVICE.to_vec(), &me, rng)?,
             sealer.put(Table::Account, ACCOUNT_KEY.to_vec(), &account.to_bytes()?, rng)?,
+            sealer.put_value(Table::Account, USER_KEY.to_vec(), &record, rng)?,
             sealer.put_value(Table::Meta, META_COUNTERS.to_vec(), &counters, rng)?,
         ];
         store.commit(writes)?;
-        Ok(Self::assemble(me, account, sealer, store, config, counters))
+        Ok(Self::assemble(
+            me, account, sealer, store, config, counters, record,
+        ))
     }
 
     /// Opens the device in `store`.
@@ -155,11 +222,21 @@ impl Device {
             .ok_or(ClientError::NoDevice)?;
         let account = sealer.open(Table::Account, ACCOUNT_KEY, &account)?;
         let account = Account::from_bytes(&account, config.limits())?;
-        let counters = match store.get(Table::Meta, META_COUNTERS)? {
+        let counters: Counters = match store.get(Table::Meta, META_COUNTERS)? {
             Some(sealed) => sealer.open_value(Table::Meta, META_COUNTERS, &sealed)?,
             None => Counters::default(),
         };
-        Ok(Self::assemble(me, account, sealer, store, config, counters))
+        // The pins hold only if the user record is the one the counters name: a record
+        // deleted, rolled back or missing its counters means some pins may be gone, so
+        // every user seen from now on for the first time is an account change.
+        let mut user: UserRecord = match store.get(Table::Account, USER_KEY)? {
+            Some(sealed) => sealer.open_value(Table::Account, USER_KEY, &sealed)?,
+            None => UserRecord::default(),
+        };
+        if user.generation == 0 || user.generation != counters.user_generation {
+            user.pins_lost = true;
+        }
+        Ok(Self::assemble(me, account, sealer, store, config, counters, user))
     }
 
     fn assemble(
@@ -169,6 +246,7 @@ impl Device {
         store: Box<dyn Store>,
         config: ValidConfig,
         counters: Counters,
+        user: UserRecord,
     ) -> Self {
         Self {
             me,
@@ -177,6 +255,7 @@ impl Device {
             store,
             config,
             counters,
+            user,
             in_flight: BTreeSet::new(),
             queue: VecDeque::new(),
             rescan: true,
@@ -221,42 +300,14 @@ impl Device {
         }
     }
 
-    /// The identity key pinned for a peer device, if any.
+    /// The identity key of a peer device that this device's sessions with it are with, if
+    /// any.
     pub fn peer_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
         let record = self.load_peer(address)?;
         Ok(match record.pinned {
             Some(bytes) => Some(IdentityKey::from_bytes(&bytes)?),
             None => None,
         })
-    }
-
-    /// The new identity key a peer device presented, if it changed and was not accepted yet.
-    pub fn pending_identity(&self, address: &Address) -> Result<Option<IdentityKey>, ClientError> {
-        let record = self.load_peer(address)?;
-        Ok(match &record.pending {
-            Some(p) => Some(IdentityKey::from_bytes(&p.identity)?),
-            None => None,
-        })
-    }
-
-    /// Accepts a peer device's changed identity key: it is pinned, its sessions replace the
-    /// old ones, and sending is unblocked. Nothing pending: nothing changes.
-    pub fn accept_identity<R: CryptoRng + ?Sized>(
-        &mut self,
-        address: &Address,
-        rng: &mut R,
-    ) -> Result<(), ClientError> {
-        let mut record = self.load_peer(address)?;
-        let Some(pending) = record.pending.take() else {
-            return Ok(());
-        };
-        record.pinned = Some(pending.identity);
-        record.set_sessions(&pending.sessions);
-        let write = self
-            .sealer
-            .put_value(Table::Peers, address.encode(), &record, rng)?;
-        self.store.commit(vec![write])?;
-        Ok(())
     }
 
     /// True if the active session with a peer device is post-quantum (PQXDH).
@@ -266,14 +317,17 @@ impl Device {
         Ok(sessions.active().is_some_and(|s| s.is_post_quantum()))
     }
 
-    /// The safety number with a peer device, from its pinned identity key.
-    pub fn safety_number(&self, address: &Address) -> Result<SafetyNumber, ClientError> {
-        let theirs = self.peer_identity(address)?.ok_or(ClientError::UnknownPeer)?;
+    /// The safety number with another user, over the two account keys: the same on both
+    /// sides, unchanged while devices come and go. `UnknownPeer` if no list of `user` is
+    /// pinned; `NotLinked` before this device is linked.
+    pub fn safety_number(&self, user: &str) -> Result<SafetyNumber, ClientError> {
+        let mine = self.user.own.as_ref().ok_or(ClientError::NotLinked)?;
+        let theirs = self.device_list(user).ok_or(ClientError::UnknownPeer)?;
         Ok(safety_number(
             self.me.user(),
-            self.identity_key(),
-            address.user(),
-            &theirs,
+            mine.account_key(),
+            user,
+            theirs.account_key(),
         ))
     }
 

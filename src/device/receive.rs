@@ -10,13 +10,15 @@
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::records::{InboxRecord, PeerRecord, PendingIdentity};
-use super::{ClientError, Device, payload};
+use super::payload::{self, Content};
+use super::records::{InboxRecord, PeerRecord};
+use super::{ClientError, Device};
+use crate::account::{DeviceList, LinkSecret, confirmation_code};
 use crate::error::{DecryptError, HandshakeError};
 use crate::session::Staged;
 use crate::store::{Table, Write};
 use crate::transport::{Address, Incoming};
-use crate::{Error, IdentityKey, PeerSessions};
+use crate::{AccountChange, Error, IdentityKey, PeerSessions};
 
 /// A message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +34,13 @@ pub struct Received {
     pub sent_at: u64,
     /// The message.
     pub body: Vec<u8>,
-    /// The sender's identity key differs from the one pinned for it: show a warning;
-    /// sending to it is blocked until [`Device::accept_identity`].
+    /// The sender's user changed account key and this device is in the new key's list,
+    /// not yet accepted: show a warning; sending to the user is blocked until
+    /// [`Device::accept_account`].
     pub identity_changed: bool,
+    /// `Some(user)`: a copy of a message this user sent to `user` from another of its
+    /// devices (`from`); `None`: a message from `from` to this user.
+    pub sent_to: Option<String>,
 }
 
 /// What one call of [`Device::handle_incoming`] (or a driver's `receive`) did.
@@ -79,6 +85,20 @@ pub enum RejectReason {
     /// The sender sealed inside the message is not the device the relay named.
     #[error("the sender inside the message is not the one the relay named")]
     SenderMismatch,
+    /// The sender device is in no device list of its user that this device trusts, or
+    /// with another identity key (a device the relay added, or one removed): nothing of it
+    /// is shown.
+    #[error("the sender device is not in its user's signed device list")]
+    UnlistedDevice,
+    /// This device is not linked yet: it reads only the provisioning message that links
+    /// it.
+    #[error("this device is not linked yet")]
+    NotLinked,
+    /// A sent copy or provisioning message from a device of another user, or a
+    /// provisioning message that does not complete this device's link (wrong link secret,
+    /// a list without this device, or not from a listed device): refused.
+    #[error("a message of a kind its sender may not send here")]
+    Misdirected,
 }
 
 /// How one envelope went.
@@ -141,6 +161,7 @@ impl Device {
                 sent_at: record.sent_at,
                 body: core::mem::take(&mut record.body),
                 identity_changed: record.identity_changed,
+                sent_to: record.sent_to.take(),
             });
         }
         Ok(out)
@@ -163,7 +184,7 @@ impl Device {
         incoming: &Incoming,
         rng: &mut R,
     ) -> Result<Outcome, ClientError> {
-        let mut record = match self.load_peer(&incoming.from) {
+        let record = match self.load_peer(&incoming.from) {
             Ok(record) => record,
             // A damaged record of one peer must not block the mailbox: its messages cannot
             // be read, others still can.
@@ -177,18 +198,23 @@ impl Device {
             Err(ClientError::Protocol(e)) => return Ok(Outcome::Rejected(RejectReason::Protocol(e))),
             Err(e) => return Err(e),
         };
+        let mut fresh = false;
         let staged = match sessions.decrypt_staged(&self.account, &incoming.envelope, rng) {
-            Ok(staged) => Ok((staged, false)),
             Err(Error::Handshake(HandshakeError::IdentityMismatch))
             | Err(Error::Decrypt(DecryptError::UnknownSession))
                 if record.pinned.is_some() =>
             {
-                self.decrypt_as_changed_identity(&mut record, incoming, rng)
+                // A new session from another identity key at this address (a device
+                // reinstalled and linked again): tried in sessions of its own, kept only if
+                // the list vouches for the new key.
+                sessions = PeerSessions::new(self.config.limits());
+                fresh = true;
+                sessions.decrypt_staged(&self.account, &incoming.envelope, rng)
             }
-            Err(e) => Err(e),
+            other => other,
         };
-        let (staged, changed) = match staged {
-            Ok(ok) => ok,
+        let staged = match staged {
+            Ok(staged) => staged,
             Err(
                 Error::Decrypt(DecryptError::Duplicate)
                 | Error::Handshake(HandshakeError::ReplayedInitialMessage),
@@ -202,31 +228,40 @@ impl Device {
         } = staged;
         let plaintext = Zeroizing::new(decrypted.plaintext);
         let sender = decrypted.sender;
-        let Some((sent_at, body)) = payload::decode(&plaintext)
-            .and_then(|(claimed, sent_at, body)| (claimed == incoming.from).then_some((sent_at, body)))
-        else {
+        let Some(payload) = payload::decode(&plaintext).filter(|p| p.sender == incoming.from) else {
             // The relay (or the peer) put another sender on this envelope. Trust nothing of
             // it: nothing was committed, and the staged sessions and account change are
             // dropped, so the envelope changes no state.
             return Ok(Outcome::Rejected(RejectReason::SenderMismatch));
         };
-        if !changed {
-            record.set_sessions(&sessions.to_bytes()?);
-            record.pinned.get_or_insert(sender.to_bytes());
+        let own_user = incoming.from.user() == self.me.user();
+        if let Content::Provision { secret, list } = &payload.content {
+            return self.provisioned(incoming, &sender, secret, list, sessions, account_change, rng);
         }
+        if self.user.own.is_none() {
+            return Ok(Outcome::Rejected(RejectReason::NotLinked));
+        }
+        let Some(changed) = self.listed_as(&incoming.from, &sender) else {
+            return Ok(Outcome::Rejected(RejectReason::UnlistedDevice));
+        };
+        let (body, sent_to) = match &payload.content {
+            Content::Message(body) => (*body, None),
+            Content::SentCopy { to, body } if own_user => (*body, Some(to.clone())),
+            _ => return Ok(Outcome::Rejected(RejectReason::Misdirected)),
+        };
+        let mut record = record;
+        if fresh {
+            record = PeerRecord::default();
+        }
+        record.set_sessions(&sessions.to_bytes()?);
+        record.pinned = Some(sender.to_bytes());
         let mut writes = Vec::with_capacity(5);
         writes.push(
             self.sealer
                 .put_value(Table::Peers, incoming.from.encode(), &record, rng)?,
         );
         if let Some(change) = &account_change {
-            let account = self.account.to_bytes_with(Some(change))?;
-            writes.push(self.sealer.put(
-                Table::Account,
-                super::records::ACCOUNT_KEY.to_vec(),
-                &account,
-                rng,
-            )?);
+            writes.push(self.account_write(change, rng)?);
         }
         let mut counters = self.counters.clone();
         let id = counters.next_inbox;
@@ -234,9 +269,10 @@ impl Device {
         let inbox = InboxRecord {
             from: incoming.from.clone(),
             sender_identity: sender.to_bytes(),
-            sent_at,
+            sent_at: payload.sent_at,
             body: body.to_vec(),
             identity_changed: changed,
+            sent_to,
         };
         writes.push(
             self.sealer
@@ -250,24 +286,72 @@ impl Device {
         Ok(Outcome::Delivered)
     }
 
-    /// A message from a pinned address that its trusted sessions do not know: a new
-    /// identity key for that device. It is decrypted in sessions of its own, kept pending
-    /// until the app accepts the new key.
-    fn decrypt_as_changed_identity<R: CryptoRng + ?Sized>(
+    /// The sealed account with `change` applied, as a write.
+    fn account_write<R: CryptoRng + ?Sized>(
         &self,
-        record: &mut PeerRecord,
-        incoming: &Incoming,
+        change: &AccountChange,
         rng: &mut R,
-    ) -> Result<(Staged, bool), Error> {
-        let mut pending = match &record.pending {
-            Some(p) if !p.sessions.is_empty() => PeerSessions::from_bytes(&p.sessions, self.config.limits())?,
-            _ => PeerSessions::new(self.config.limits()),
+    ) -> Result<Write, ClientError> {
+        let account = self.account.to_bytes_with(Some(change))?;
+        self.sealer.put(
+            Table::Account,
+            super::records::ACCOUNT_KEY.to_vec(),
+            &account,
+            rng,
+        )
+    }
+
+    /// A provisioning message: it completes this device's link if this device waits for
+    /// one, the link secret is its own, the list holds this device with its identity key
+    /// and the sender with the key its session is with. Then the list becomes this user's,
+    /// in one commit with the sessions.
+    #[allow(clippy::too_many_arguments)]
+    fn provisioned<R: CryptoRng + ?Sized>(
+        &mut self,
+        incoming: &Incoming,
+        sender: &IdentityKey,
+        secret: &LinkSecret,
+        list: &[u8],
+        sessions: PeerSessions,
+        account_change: Option<AccountChange>,
+        rng: &mut R,
+    ) -> Result<Outcome, ClientError> {
+        let Some(own_secret) = &self.user.link_secret else {
+            return Ok(Outcome::Rejected(RejectReason::Misdirected));
         };
-        let staged = pending.decrypt_staged(&self.account, &incoming.envelope, rng)?;
-        record.pending = Some(PendingIdentity {
-            identity: staged.decrypted.sender.to_bytes(),
-            sessions: pending.to_bytes()?.to_vec(),
-        });
-        Ok((staged, true))
+        if incoming.from.user() != self.me.user() || !own_secret.matches(secret) {
+            return Ok(Outcome::Rejected(RejectReason::Misdirected));
+        }
+        let list = match DeviceList::decode(list) {
+            Ok(list) => list,
+            Err(e) => return Ok(Outcome::Rejected(RejectReason::Protocol(e))),
+        };
+        let holds = |device: u32, key: &IdentityKey| list.identity_of(device) == Some(key);
+        if list.user() != self.me.user()
+            || !holds(self.me.device(), self.identity_key())
+            || !holds(incoming.from.device(), sender)
+        {
+            return Ok(Outcome::Rejected(RejectReason::Misdirected));
+        }
+        let confirmation = confirmation_code(secret, list.account_key(), sender, self.identity_key());
+        let mut record = PeerRecord::default();
+        record.set_sessions(&sessions.to_bytes()?);
+        record.pinned = Some(sender.to_bytes());
+        let mut writes = vec![
+            self.sealer
+                .put_value(Table::Peers, incoming.from.encode(), &record, rng)?,
+        ];
+        if let Some(change) = &account_change {
+            writes.push(self.account_write(change, rng)?);
+        }
+        let mut next = self.user.clone();
+        next.own = Some(list);
+        next.link_secret = None;
+        next.confirmation = Some(confirmation);
+        self.commit_user(next, writes, self.counters.clone(), rng)?;
+        if let Some(change) = &account_change {
+            self.account.apply(change);
+        }
+        Ok(Outcome::Delivered)
     }
 }

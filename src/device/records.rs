@@ -8,7 +8,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use std::collections::BTreeMap;
+
 use super::ClientError;
+use crate::account::{DeviceList, LinkSecret};
 use crate::crypto::aead;
 use crate::crypto::secret::{SecretBytes, StorageKey};
 use crate::error::{Error, InternalError};
@@ -99,6 +102,9 @@ pub(crate) const META_DEVICE: &[u8] = b"device";
 pub(crate) const META_COUNTERS: &[u8] = b"counters";
 /// The account row key.
 pub(crate) const ACCOUNT_KEY: &[u8] = b"account";
+/// The row (in the account table) of the user record: the account key, this user's device
+/// list and every pinned contact, authenticated as one.
+pub(crate) const USER_KEY: &[u8] = b"user";
 /// The plaintext of the storage-key check record.
 pub(crate) const CHECK_PLAINTEXT: &[u8] = b"hemlis storage key check v1";
 
@@ -109,6 +115,53 @@ pub(crate) struct Counters {
     pub(crate) next_inbox: u64,
     /// The relay has not yet received the current prekeys.
     pub(crate) publish_pending: bool,
+    /// The generation of the user record written with these counters: a user record of
+    /// another generation was rolled back or replaced, and its pins are not trusted.
+    pub(crate) user_generation: u64,
+}
+
+/// The user record (docs/PROTOCOL.md, section 13.3): the account key (on the devices that
+/// can sign), this user's own device list, and the device list pinned for every contact.
+/// One row, written in the same commit as the counters that name its generation, so a
+/// deleted or rolled-back pin is noticed as a whole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct UserRecord {
+    /// Bumped by every commit of this record; equal to `Counters::user_generation`.
+    pub(crate) generation: u64,
+    /// The Ed25519 seed of the account key, on a device that can sign lists.
+    pub(crate) signing_seed: Option<SigningSeed>,
+    /// This user's newest device list (`None` on a new device not yet linked).
+    pub(crate) own: Option<DeviceList>,
+    /// The relay has not yet received `own`.
+    pub(crate) publish_list: bool,
+    /// The secret of this device's link code, while it waits to be linked.
+    pub(crate) link_secret: Option<LinkSecret>,
+    /// The confirmation code of the last link this device took part in.
+    pub(crate) confirmation: Option<String>,
+    /// Every other user this device has trusted, by user id.
+    pub(crate) contacts: BTreeMap<String, Contact>,
+    /// The pins were lost or rolled back: a user seen for the first time is an identity
+    /// change, never a first use.
+    pub(crate) pins_lost: bool,
+}
+
+/// The account key's seed (wiped on drop; `Debug` redacted).
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct SigningSeed(pub(crate) [u8; 32]);
+
+impl core::fmt::Debug for SigningSeed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("SigningSeed(<redacted>)")
+    }
+}
+
+/// The trust in one other user.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Contact {
+    /// The newest list under the pinned account key (`None`: only `pending` is known).
+    pub(crate) list: Option<DeviceList>,
+    /// The newest list under another account key, waiting for the app to accept it.
+    pub(crate) pending: Option<DeviceList>,
 }
 
 /// Sessions and trust for one peer device. Its serialized sessions hold ratchet secrets:
@@ -117,18 +170,9 @@ pub(crate) struct Counters {
 pub(crate) struct PeerRecord {
     /// `PeerSessions::to_bytes` of the trusted identity's sessions (empty: none yet).
     pub(crate) sessions: Vec<u8>,
-    /// The identity key pinned on first use (or accepted later).
+    /// The identity key the sessions are with (the one the user's device list vouched
+    /// for when they began).
     pub(crate) pinned: Option<[u8; 32]>,
-    /// A different identity key seen for this address, waiting for the app's decision,
-    /// with the sessions it started (if it sent a message).
-    pub(crate) pending: Option<PendingIdentity>,
-}
-
-/// A changed identity key waiting for acceptance (its sessions wiped on drop).
-#[derive(Debug, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-pub(crate) struct PendingIdentity {
-    pub(crate) identity: [u8; 32],
-    pub(crate) sessions: Vec<u8>,
 }
 
 impl PeerRecord {
@@ -154,6 +198,8 @@ pub(crate) struct InboxRecord {
     pub(crate) sent_at: u64,
     pub(crate) body: Vec<u8>,
     pub(crate) identity_changed: bool,
+    /// A copy of what this user sent from another device, to this user.
+    pub(crate) sent_to: Option<String>,
 }
 
 impl Drop for InboxRecord {

@@ -13,7 +13,7 @@ use crate::IdentityKey;
 
 const ITERATIONS: usize = 5200;
 
-/// A safety number for a pair of devices.
+/// A safety number for a pair of users, over their account keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafetyNumber {
     /// 60 digits, in 12 groups of 5 when displayed.
@@ -47,7 +47,8 @@ fn digits(fp: &[u8; 64]) -> String {
         .collect()
 }
 
-/// The safety number of two (user, identity) pairs; the order of the pairs does not matter.
+/// The safety number of two (user, account key) pairs; the order of the pairs does not
+/// matter.
 pub fn safety_number(a_user: &str, a: &IdentityKey, b_user: &str, b: &IdentityKey) -> SafetyNumber {
     let (fa, fb) = (fingerprint(a, a_user), fingerprint(b, b_user));
     let (da, db) = (digits(&fa), digits(&fb));

@@ -5,31 +5,27 @@
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::records::{OutboxRecord, PendingIdentity};
-use super::{ByAddress, ClientError, Device, payload};
-use crate::PrekeyBundle;
+use super::payload::{self, Content};
+use super::records::{OutboxRecord, PeerRecord};
+use super::{ByAddress, ClientError, Device};
 use crate::store::{Table, Write};
 use crate::transport::{Address, TransportError};
+use crate::{IdentityKey, PrekeyBundle};
 
 /// A question for the relay that a send needs answered (see [`Device::lookups`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Lookup {
-    /// The device has no session: fetch its prekey bundle
-    /// ([`Transport::fetch_bundle`](crate::Transport::fetch_bundle)). A send cannot go
-    /// without it: a failed fetch fails the send.
+    /// The device has no session with the identity key its user's list vouches for:
+    /// fetch its prekey bundle ([`Transport::fetch_bundle`](crate::Transport::fetch_bundle)).
+    /// A send cannot go without it: a failed fetch fails the send.
     Bundle(Address),
-    /// The device has a session: ask which identity key it publishes now
-    /// ([`Transport::identity`](crate::Transport::identity)), so a reinstalled peer is
-    /// noticed. Optional: a failed lookup is answered as unknown, and the send goes on.
-    Identity(Address),
 }
 
 /// The relay's answers to a send's [`Lookup`]s.
 #[derive(Debug, Clone, Default)]
 pub struct Lookups {
     bundles: ByAddress<Vec<u8>>,
-    identities: ByAddress<[u8; 32]>,
 }
 
 impl Lookups {
@@ -41,19 +37,6 @@ impl Lookups {
     /// The bundle the relay gave for `address` (encoded `PrekeyBundle`).
     pub fn add_bundle(&mut self, address: Address, bundle: Vec<u8>) {
         self.bundles.insert(address, bundle);
-    }
-
-    /// The identity key the relay says `address` publishes (`None`: unknown, which
-    /// changes nothing).
-    pub fn add_identity(&mut self, address: Address, identity: Option<[u8; 32]>) {
-        match identity {
-            Some(key) => {
-                self.identities.insert(address, key);
-            }
-            None => {
-                self.identities.remove(&address);
-            }
-        }
     }
 }
 
@@ -70,52 +53,93 @@ pub struct Transmit {
 }
 
 impl Device {
-    /// The devices of `user` to send to, from the ids the relay lists
-    /// ([`Transport::devices`](crate::Transport::devices)): all but this device.
-    /// `NoDevices` if the relay lists none; `InvalidAddress` if `user` is not a valid
-    /// user id.
-    pub fn targets(&self, user: &str, devices: &[u32]) -> Result<Vec<Address>, ClientError> {
-        if devices.is_empty() {
-            return Err(ClientError::NoDevices);
+    /// The devices a message to `user` goes to: every device of `user`'s pinned device
+    /// list and every other device of this user's own list, never this device. Call
+    /// [`Device::handle_device_list`] with the relay's newest lists first (both
+    /// [`Client::send`](crate::Client::send) and the async driver do).
+    ///
+    /// `NoDevices` if no list of `user` is known; `AccountChanged` while `user`'s account
+    /// key change waits for [`Device::accept_account`]; `NotLinked` if this device is not
+    /// in its own list (not linked yet, or removed); `InvalidAddress` for an invalid user id.
+    pub fn targets(&self, user: &str) -> Result<Vec<Address>, ClientError> {
+        Address::new(user, 0).ok_or(ClientError::InvalidAddress)?;
+        if !self.is_linked() {
+            return Err(ClientError::NotLinked);
         }
-        let mut targets = Vec::with_capacity(devices.len());
-        for &device in devices {
-            let address = Address::new(user, device).ok_or(ClientError::InvalidAddress)?;
-            if address != self.me && !targets.contains(&address) {
-                targets.push(address);
+        let mut targets = Vec::new();
+        if user != self.me.user() {
+            let contact = self.user.contacts.get(user).ok_or(ClientError::NoDevices)?;
+            if contact.pending.is_some() {
+                return Err(ClientError::AccountChanged {
+                    user: user.to_owned(),
+                });
+            }
+            let list = contact.list.as_ref().ok_or(ClientError::NoDevices)?;
+            for (id, _) in list.devices() {
+                targets.extend(Address::new(user, id));
+            }
+        }
+        if let Some(own) = &self.user.own {
+            for (id, _) in own.devices() {
+                if id != self.me.device() {
+                    targets.extend(Address::new(self.me.user(), id));
+                }
             }
         }
         Ok(targets)
     }
 
-    /// What the relay must be asked before [`Device::send`] to `targets`: one [`Lookup`]
-    /// per device, in the order of `targets`. Changes nothing. `IdentityChanged` if a
-    /// device's new identity key waits for [`Device::accept_identity`].
+    /// What the relay must be asked before [`Device::send`] to `targets`: a bundle for
+    /// each device without a session with the identity key its list vouches for, in the
+    /// order of `targets`. Changes nothing. `NotLinked` if this device is not in its own
+    /// list; `UnlistedIdentity` for a device no trusted list holds; `AccountChanged` for one of a user whose account change waits.
     pub fn lookups(&self, targets: &[Address]) -> Result<Vec<Lookup>, ClientError> {
+        if !self.is_linked() {
+            return Err(ClientError::NotLinked);
+        }
         let mut lookups = Vec::with_capacity(targets.len());
         for to in targets {
+            let listed = self.sendable_identity(to)?;
             let record = self.load_peer(to)?;
-            if record.pending.is_some() {
-                return Err(ClientError::IdentityChanged { address: to.clone() });
-            }
-            if self.sessions_of(&record)?.active().is_some() {
-                lookups.push(Lookup::Identity(to.clone()));
-            } else {
+            let current =
+                record.pinned == Some(listed.to_bytes()) && self.sessions_of(&record)?.active().is_some();
+            if !current {
                 lookups.push(Lookup::Bundle(to.clone()));
             }
         }
         Ok(lookups)
     }
 
+    /// The identity key the trusted list vouches for at `to`, if a message may go to it.
+    fn sendable_identity(&self, to: &Address) -> Result<IdentityKey, ClientError> {
+        let pending = to.user() != self.me.user()
+            && self
+                .user
+                .contacts
+                .get(to.user())
+                .is_some_and(|c| c.pending.is_some());
+        if pending {
+            return Err(ClientError::AccountChanged {
+                user: to.user().to_owned(),
+            });
+        }
+        self.listed_identity(to)
+            .cloned()
+            .ok_or_else(|| ClientError::UnlistedIdentity { address: to.clone() })
+    }
+
     /// Encrypts `body` for every device of `targets` and commits the ratchet steps and the
     /// envelopes to the outbox in one transaction. Returns how many devices it was
-    /// committed for; the envelopes then wait in [`Device::poll_transmit`].
+    /// committed for; the envelopes then wait in [`Device::poll_transmit`]. This user's
+    /// own devices among `targets` get a sent copy, naming the user the message is to
+    /// (the first user of `targets` other than this one; this one if there is none).
     ///
-    /// `lookups` holds the relay's answers to [`Device::lookups`]. A device without a
-    /// session needs a bundle (`BundleNeeded` if none is there). A device whose answer
-    /// shows an identity key other than the pinned one is marked changed (that one
-    /// record is committed) and the send fails with `IdentityChanged`; nothing else is
-    /// committed. On any other error nothing changes.
+    /// This device must be in its own list (`NotLinked`), and each device of `targets` in
+    /// a trusted list (`UnlistedIdentity`, `AccountChanged`, as [`Device::lookups`]). `lookups` holds the relay's answers to [`Device::lookups`]:
+    /// a device without a session with its listed identity key needs a bundle
+    /// (`BundleNeeded` if none is there), and the bundle's identity key must be the listed
+    /// one (`UnlistedIdentity` if not: the relay substituted it). On any error nothing
+    /// changes.
     ///
     /// Each record is loaded again rather than taken from what [`Device::lookups`] saw:
     /// between the two calls a driver may let other calls run (the async driver does while
@@ -128,47 +152,51 @@ impl Device {
         now: u64,
         rng: &mut R,
     ) -> Result<usize, ClientError> {
-        let payload = Zeroizing::new(payload::encode(&self.me, now, body));
+        if !self.is_linked() {
+            return Err(ClientError::NotLinked);
+        }
+        let recipient = targets
+            .iter()
+            .map(Address::user)
+            .find(|u| *u != self.me.user())
+            .unwrap_or(self.me.user())
+            .to_owned();
+        let message = Zeroizing::new(payload::encode(&self.me, now, Content::Message(body)));
+        let copy = Zeroizing::new(payload::encode(
+            &self.me,
+            now,
+            Content::SentCopy { to: recipient, body },
+        ));
         let mut counters = self.counters.clone();
         let first_id = counters.next_outbox;
         let mut writes: Vec<Write> = Vec::with_capacity(2 * targets.len() + 1);
         for to in targets {
+            let listed = self.sendable_identity(to)?;
             let mut record = self.load_peer(to)?;
-            if record.pending.is_some() {
-                return Err(ClientError::IdentityChanged { address: to.clone() });
+            if record.pinned != Some(listed.to_bytes()) {
+                // No session yet, or sessions with a key the list no longer vouches for
+                // (the device was reinstalled and linked again): start afresh.
+                record = PeerRecord::default();
             }
             let mut sessions = self.sessions_of(&record)?;
-            let bundle = match sessions.active() {
-                Some(_) => None,
-                None => {
-                    let bytes = lookups
-                        .bundles
-                        .get(to)
-                        .ok_or_else(|| ClientError::BundleNeeded { address: to.clone() })?;
-                    Some(PrekeyBundle::decode(bytes)?)
+            if sessions.active().is_none() {
+                let bytes = lookups
+                    .bundles
+                    .get(to)
+                    .ok_or_else(|| ClientError::BundleNeeded { address: to.clone() })?;
+                let bundle = PrekeyBundle::decode(bytes)?;
+                if *bundle.identity() != listed {
+                    return Err(ClientError::UnlistedIdentity { address: to.clone() });
                 }
-            };
-            let announced = match &bundle {
-                Some(bundle) => Some(bundle.identity().to_bytes()),
-                None => lookups.identities.get(to).copied(),
-            };
-            if let (Some(pinned), Some(current)) = (record.pinned, announced)
-                && pinned != current
-            {
-                // The peer reinstalled: its sessions are with a key it no longer holds.
-                record.pending = Some(PendingIdentity {
-                    identity: current,
-                    sessions: Vec::new(),
-                });
-                let write = self.sealer.put_value(Table::Peers, to.encode(), &record, rng)?;
-                self.store.commit(vec![write])?;
-                return Err(ClientError::IdentityChanged { address: to.clone() });
-            }
-            if let Some(bundle) = bundle {
                 sessions.initiate(self.account.identity(), &bundle, rng)?;
-                record.pinned = Some(bundle.identity().to_bytes());
+                record.pinned = Some(listed.to_bytes());
             }
-            let envelope = sessions.encrypt(&payload, rng)?;
+            let plaintext = if to.user() == self.me.user() {
+                &copy
+            } else {
+                &message
+            };
+            let envelope = sessions.encrypt(plaintext, rng)?;
             record.set_sessions(&sessions.to_bytes()?);
             writes.push(self.sealer.put_value(Table::Peers, to.encode(), &record, rng)?);
             let id = counters.next_outbox;

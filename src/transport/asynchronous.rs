@@ -1,4 +1,4 @@
-//! The async transport (docs/ARCHITECTURE.md, section 8): the same six calls as
+//! The async transport (docs/ARCHITECTURE.md, section 8): the same calls as
 //! [`Transport`](super::Transport), as futures, for apps on an async runtime. No runtime
 //! is assumed: the futures are `Send` and are polled by whatever executor the app uses.
 
@@ -16,8 +16,14 @@ pub trait AsyncTransport: Send + Sync {
         device: &Address,
         upload: &[u8],
     ) -> impl Future<Output = Result<(), TransportError>> + Send;
-    /// The device ids of a user.
-    fn devices(&self, user: &str) -> impl Future<Output = Result<Vec<u32>, TransportError>> + Send;
+    /// Publishes this user's signed device list.
+    fn publish_device_list(
+        &self,
+        user: &str,
+        list: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send;
+    /// The newest device list the relay holds for a user; `NotFound` if none.
+    fn fetch_device_list(&self, user: &str) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
     /// A bundle of a device (encoded `PrekeyBundle`).
     fn fetch_bundle(&self, device: &Address) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
     /// Queues an envelope for a device.
@@ -31,13 +37,4 @@ pub trait AsyncTransport: Send + Sync {
     fn fetch(&self, device: &Address) -> impl Future<Output = Result<Vec<Incoming>, TransportError>> + Send;
     /// Deletes delivered envelopes at the relay.
     fn ack(&self, device: &Address, ids: &[u64]) -> impl Future<Output = Result<(), TransportError>> + Send;
-    /// The identity key a device currently publishes (see
-    /// [`Transport::identity`](super::Transport::identity)); the default answers `None`.
-    fn identity(
-        &self,
-        device: &Address,
-    ) -> impl Future<Output = Result<Option<[u8; 32]>, TransportError>> + Send {
-        let _ = device;
-        core::future::ready(Ok(None))
-    }
 }

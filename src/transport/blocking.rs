@@ -12,8 +12,12 @@ pub trait Transport: Send + Sync {
     /// id is above the highest it has taken from this device, so a repeated upload never
     /// puts a handed-out key back.
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError>;
-    /// The device ids of a user.
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError>;
+    /// Publishes this user's signed device list (an encoded [`DeviceList`](crate::DeviceList)),
+    /// replacing the one the relay holds. The relay is not trusted with it: clients check
+    /// the signature and never go back to an older version.
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError>;
+    /// The newest device list the relay holds for a user; `NotFound` if none.
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError>;
     /// A bundle of a device (encoded `PrekeyBundle`); the relay hands out each one-time
     /// prekey once.
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError>;
@@ -23,14 +27,4 @@ pub trait Transport: Send + Sync {
     fn fetch(&self, device: &Address) -> Result<Vec<Incoming>, TransportError>;
     /// Deletes delivered envelopes at the relay.
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError>;
-
-    /// The identity key a device currently publishes, without taking a prekey: lets a
-    /// sender notice that a peer reinstalled (a new identity) while it still holds a session
-    /// with the old one. The default answers `None` (unknown), and such a change is then
-    /// only noticed when the peer writes first. An error here never blocks a send: the
-    /// client commits the message to its outbox as if the answer were `None`.
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        let _ = device;
-        Ok(None)
-    }
 }

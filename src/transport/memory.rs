@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use core::future::{Future, ready};
 
 use super::{Address, AsyncTransport, Incoming, PrekeyUpload, Transport, TransportError};
+use crate::DeviceList;
 use crate::handshake::{KemPrekeyPublic, OneTimePrekeyPublic};
 
 #[derive(Debug)]
@@ -26,6 +27,8 @@ struct Device {
 #[derive(Debug, Default)]
 pub struct RelayState {
     devices: BTreeMap<Address, Device>,
+    /// The newest signed device list published for each user.
+    lists: BTreeMap<String, Vec<u8>>,
     next_id: u64,
     keep_log: bool,
     log: Vec<Vec<u8>>,
@@ -114,9 +117,40 @@ impl RelayState {
         Ok(bundle)
     }
 
-    /// The identity key a device currently publishes.
-    pub fn identity(&self, device: &Address) -> Option<[u8; 32]> {
-        self.devices.get(device).map(|d| d.upload.identity.to_bytes())
+    /// Stores a user's signed device list. It must decode and verify, be for `user`, and
+    /// be newer than the one held under the same account key (`Rejected` otherwise); a
+    /// list under a new account key replaces the old one (a user who lost every device).
+    /// Clients do not rely on any of this: they check every list themselves.
+    pub fn publish_device_list(&mut self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.record(list);
+        let new = DeviceList::decode(list).map_err(|e| TransportError::Rejected(e.to_string()))?;
+        if new.user() != user {
+            return Err(TransportError::Rejected("device list of another user".into()));
+        }
+        if let Some(held) = self.lists.get(user).and_then(|b| DeviceList::decode(b).ok())
+            && held.account_key() == new.account_key()
+            && held.version() >= new.version()
+        {
+            if held == new {
+                return Ok(());
+            }
+            return Err(TransportError::Rejected("device list not newer".into()));
+        }
+        self.lists.insert(user.to_owned(), list.to_vec());
+        Ok(())
+    }
+
+    /// The device list held for a user.
+    pub fn fetch_device_list(&mut self, user: &str) -> Result<Vec<u8>, TransportError> {
+        let list = self.lists.get(user).cloned().ok_or(TransportError::NotFound)?;
+        self.record(&list);
+        Ok(list)
+    }
+
+    /// Replaces the list held for a user without any check (for tests of a relay that
+    /// serves old or forged lists).
+    pub fn set_device_list(&mut self, user: &str, list: Vec<u8>) {
+        self.lists.insert(user.to_owned(), list);
     }
 
     /// Queues an envelope.
@@ -199,8 +233,11 @@ impl Transport for InMemoryRelay {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         self.with_state(|s| s.publish(device, upload))?
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        self.with_state(|s| s.devices(user))
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.with_state(|s| s.publish_device_list(user, list))?
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        self.with_state(|s| s.fetch_device_list(user))?
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         self.with_state(|s| s.fetch_bundle(device))?
@@ -214,9 +251,6 @@ impl Transport for InMemoryRelay {
     fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         self.with_state(|s| s.ack(device, ids))
     }
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        self.with_state(|s| s.identity(device))
-    }
 }
 
 /// The same relay for async clients: every future is ready at once.
@@ -228,8 +262,15 @@ impl AsyncTransport for InMemoryRelay {
     ) -> impl Future<Output = Result<(), TransportError>> + Send {
         ready(Transport::publish(self, device, upload))
     }
-    fn devices(&self, user: &str) -> impl Future<Output = Result<Vec<u32>, TransportError>> + Send {
-        ready(Transport::devices(self, user))
+    fn publish_device_list(
+        &self,
+        user: &str,
+        list: &[u8],
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        ready(Transport::publish_device_list(self, user, list))
+    }
+    fn fetch_device_list(&self, user: &str) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send {
+        ready(Transport::fetch_device_list(self, user))
     }
     fn fetch_bundle(&self, device: &Address) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send {
         ready(Transport::fetch_bundle(self, device))
@@ -247,11 +288,5 @@ impl AsyncTransport for InMemoryRelay {
     }
     fn ack(&self, device: &Address, ids: &[u64]) -> impl Future<Output = Result<(), TransportError>> + Send {
         ready(Transport::ack(self, device, ids))
-    }
-    fn identity(
-        &self,
-        device: &Address,
-    ) -> impl Future<Output = Result<Option<[u8; 32]>, TransportError>> + Send {
-        ready(Transport::identity(self, device))
     }
 }

@@ -4,13 +4,12 @@
 //! Everything that crosses it is a prekey upload or a bundle (public keys and signatures)
 //! or an envelope; the relay learns addresses, sizes and times, never a plaintext or a key.
 
-pub(crate) mod address;
 pub(crate) mod asynchronous;
 pub(crate) mod blocking;
 pub(crate) mod memory;
 mod upload;
 
-pub(crate) use address::Address;
+pub(crate) use crate::address::Address;
 pub(crate) use asynchronous::AsyncTransport;
 pub(crate) use blocking::Transport;
 pub use memory::RelayState;

@@ -35,7 +35,19 @@ fn device(relay: &InMemoryRelay, user: &str, id: u32, rng: &mut ChaCha20Rng) -> 
     Transport::publish(relay, device.address(), &upload.bytes).unwrap();
     device.handle_published(&upload, rng).unwrap();
     assert_eq!(device.poll_upload(), None);
+    let list = device
+        .poll_device_list()
+        .expect("a new account has its list to publish");
+    Transport::publish_device_list(relay, user, &list.bytes).unwrap();
+    device.handle_list_published(list.version, rng).unwrap();
+    assert_eq!(device.poll_device_list(), None);
     device
+}
+
+/// Takes `user`'s list from the relay, as a driver does before a send.
+fn refresh(device: &mut Device, relay: &InMemoryRelay, user: &str, rng: &mut ChaCha20Rng) {
+    let list = Transport::fetch_device_list(relay, user).unwrap();
+    device.handle_device_list(user, &list, rng).unwrap();
 }
 
 fn snapshot(device: &Device) -> Vec<Rows> {
@@ -59,10 +71,6 @@ fn answer(relay: &InMemoryRelay, lookups: Vec<Lookup>) -> Lookups {
                 let bundle = Transport::fetch_bundle(relay, &to).unwrap();
                 answers.add_bundle(to, bundle);
             }
-            Lookup::Identity(to) => {
-                let identity = Transport::identity(relay, &to).unwrap();
-                answers.add_identity(to, identity);
-            }
             other => panic!("unexpected lookup {other:?}"),
         }
     }
@@ -75,11 +83,11 @@ fn a_device_driven_by_hand_in_the_documented_order_delivers_once() {
     let mut r = rng(1);
     let mut alice = device(&relay, "alice", 1, &mut r);
     let mut bob = device(&relay, "bob", 1, &mut r);
+    refresh(&mut alice, &relay, "bob", &mut r);
+    refresh(&mut bob, &relay, "alice", &mut r);
     let to_bob = Address::new("bob", 1).unwrap();
 
-    let targets = alice
-        .targets("bob", &Transport::devices(&relay, "bob").unwrap())
-        .unwrap();
+    let targets = alice.targets("bob").unwrap();
     assert_eq!(targets, std::slice::from_ref(&to_bob));
     let lookups = alice.lookups(&targets).unwrap();
     assert_eq!(lookups, [Lookup::Bundle(to_bob.clone())]);
@@ -113,8 +121,8 @@ fn a_device_driven_by_hand_in_the_documented_order_delivers_once() {
     assert_eq!(bob.poll_acks(), [incoming[0].id]);
     Transport::ack(&relay, bob.address(), &acks).unwrap();
 
-    // With a session, a send asks for the current identity instead of a bundle.
-    assert_eq!(alice.lookups(&targets).unwrap(), [Lookup::Identity(to_bob)]);
+    // With a session with the listed identity key, a send asks the relay nothing.
+    assert_eq!(alice.lookups(&targets).unwrap(), []);
 }
 
 #[test]
@@ -123,6 +131,7 @@ fn a_send_without_the_bundle_it_needs_changes_nothing() {
     let mut r = rng(2);
     let mut alice = device(&relay, "alice", 1, &mut r);
     let _bob = device(&relay, "bob", 1, &mut r);
+    refresh(&mut alice, &relay, "bob", &mut r);
     let to_bob = Address::new("bob", 1).unwrap();
     let before = snapshot(&alice);
     let err = alice
@@ -151,6 +160,7 @@ fn a_transmit_that_may_pass_comes_back_first_and_one_refused_for_good_leaves() {
     let mut r = rng(3);
     let mut alice = device(&relay, "alice", 1, &mut r);
     let _bob = device(&relay, "bob", 1, &mut r);
+    refresh(&mut alice, &relay, "bob", &mut r);
     let to_bob = Address::new("bob", 1).unwrap();
     let targets = [to_bob];
     for body in [b"one", b"two"] {
@@ -195,6 +205,7 @@ fn the_outbox_is_polled_again_after_open() {
     )
     .unwrap();
     let _bob = device(&relay, "bob", 1, &mut r);
+    refresh(&mut alice, &relay, "bob", &mut r);
     let targets = [Address::new("bob", 1).unwrap()];
     let answers = answer(&relay, alice.lookups(&targets).unwrap());
     alice.send(&targets, b"kept", &answers, NOW, &mut r).unwrap();
@@ -278,9 +289,13 @@ impl AsyncTransport for Yielding {
         tokio::task::yield_now().await;
         Transport::publish(&self.relay, device, upload)
     }
-    async fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+    async fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
         tokio::task::yield_now().await;
-        Transport::devices(&self.relay, user)
+        Transport::publish_device_list(&self.relay, user, list)
+    }
+    async fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        tokio::task::yield_now().await;
+        Transport::fetch_device_list(&self.relay, user)
     }
     async fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         tokio::task::yield_now().await;
@@ -301,10 +316,6 @@ impl AsyncTransport for Yielding {
     async fn ack(&self, device: &Address, ids: &[u64]) -> Result<(), TransportError> {
         tokio::task::yield_now().await;
         Transport::ack(&self.relay, device, ids)
-    }
-    async fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        tokio::task::yield_now().await;
-        Transport::identity(&self.relay, device)
     }
 }
 
@@ -338,8 +349,8 @@ async fn two_async_clients_talk_under_tokio() {
     let report = alice.receive().await.unwrap();
     assert_eq!(report.messages[0].body, b"hello alice");
     assert_eq!(
-        alice.safety_number(bob.address()).unwrap(),
-        bob.safety_number(alice.address()).unwrap()
+        alice.safety_number("bob").unwrap(),
+        bob.safety_number("alice").unwrap()
     );
     assert!(alice.is_post_quantum(bob.address()).unwrap());
     assert!(bob.receive().await.unwrap().messages.is_empty());

@@ -363,7 +363,14 @@ fn a_device_created_while_the_relay_is_down_publishes_later() {
     set(&w.faults().fail_publish, true);
     let store = SharedStore::new();
     let mut bob = w.create("bob", store.boxed(), 2);
-    assert!(w.transport.relay.devices("bob").expect("relay").is_empty());
+    assert!(
+        w.transport
+            .relay
+            .with_state(|s| s.devices("bob"))
+            .expect("relay")
+            .is_empty()
+    );
+    assert!(w.transport.relay.fetch_device_list("bob").is_err());
     assert!(matches!(bob.upkeep(), Err(ClientError::Transport(_))));
     // Still pending after a restart.
     drop(bob);

@@ -4,6 +4,7 @@
 //! client harness of `hemlis_test` (recording RNG, test clock, faulty stores and
 //! transports).
 
+mod accounts;
 mod device;
 mod faults;
 mod relay_log;

@@ -113,8 +113,10 @@ fn the_log_parses_into_exactly_the_envelopes_sent() {
     assert!(!others.is_empty(), "uploads and bundles are logged too");
     for entry in &others {
         assert!(
-            PrekeyBundle::decode(entry).is_ok() || PrekeyUpload::decode(entry).is_ok(),
-            "a non-envelope entry of {} bytes is neither a bundle nor an upload",
+            PrekeyBundle::decode(entry).is_ok()
+                || PrekeyUpload::decode(entry).is_ok()
+                || hemlis::DeviceList::decode(entry).is_ok(),
+            "a non-envelope entry of {} bytes is neither a bundle, an upload nor a device list",
             entry.len()
         );
     }

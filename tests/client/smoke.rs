@@ -31,7 +31,8 @@ fn three_devices_talk_and_one_restarts_from_sqlite() {
         parts(&relay, Box::new(SqliteStore::open(&db).unwrap()), 2),
     )
     .unwrap();
-    let mut bob2 = Client::create("bob", 2, parts(&relay, Box::new(MemoryStore::new()), 3)).unwrap();
+    let mut bob2 = Client::create_linked("bob", 2, parts(&relay, Box::new(MemoryStore::new()), 3)).unwrap();
+    hemlis_test::client::link(&mut bob, &mut bob2);
 
     assert_eq!(alice.send("bob", b"hi bob").unwrap(), 2);
     for b in [&mut bob, &mut bob2] {
@@ -53,8 +54,8 @@ fn three_devices_talk_and_one_restarts_from_sqlite() {
     let report = bob.receive().unwrap();
     assert_eq!(report.messages.last().unwrap().body, b"after restart");
     assert_eq!(
-        alice.safety_number(bob.address()).unwrap(),
-        bob.safety_number(alice.address()).unwrap()
+        alice.safety_number("bob").unwrap(),
+        bob.safety_number("alice").unwrap()
     );
 }
 
@@ -109,9 +110,10 @@ fn a_relabelled_envelope_changes_nothing_and_the_true_one_still_arrives() {
     assert_eq!(report.rejected.len(), 1);
     assert_eq!(report.rejected[0].reason, hemlis::RejectReason::SenderMismatch);
     assert_eq!(report.rejected[0].from, carol_address);
-    // Nothing was learned about carol: no pin, no pending change, sending is not blocked.
+    // Nothing was learned about carol's device: no session, no pending change, sending is
+    // not blocked.
     assert_eq!(bob.peer_identity(&carol_address).unwrap(), None);
-    assert_eq!(bob.pending_identity(&carol_address).unwrap(), None);
+    assert_eq!(bob.pending_account("carol"), None);
 
     // The relay stops lying: the same envelope, truly labelled, is accepted (nothing was
     // consumed by the relabelled attempt).

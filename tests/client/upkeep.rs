@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use hemlis::{
     Client, ClientConfig, ClientError, Envelope, Error, HandshakeError, InMemoryRelay, Limits, MemoryStore,
-    RejectReason, Transport,
+    RejectReason,
 };
 use hemlis_test::client::*;
 use hemlis_test::clock::*;
@@ -59,6 +59,20 @@ impl World {
     fn client(&mut self, user: &str, device: u32, config: ClientConfig) -> Client {
         let transport = self.transport.clone();
         self.client_on(&transport, user, device, config)
+    }
+
+    /// A device waiting to be linked to `user`'s account.
+    fn linked(&mut self, user: &str, device: u32, config: ClientConfig) -> Client {
+        self.next_seed += 1;
+        let parts = parts(
+            self.transport.boxed(),
+            Box::new(MemoryStore::new()),
+            &self.clock,
+            self.next_seed,
+            &self.draws,
+            config,
+        );
+        Client::create_linked(user, device, parts).expect("create linked")
     }
 
     fn stock(&self, client: &Client) -> (usize, usize) {
@@ -223,8 +237,8 @@ fn the_signed_prekey_rotates_and_the_old_one_answers_during_the_grace_period() {
     assert_eq!(bob.receive().expect("receive").messages.len(), 3);
 }
 
-/// Alice and Bob talk; Bob's device is then reinstalled (a new store, a new identity, the
-/// same address) and publishes; returns both Bobs.
+/// Alice and Bob talk; Bob then loses his only device and makes a new account (a new
+/// store, a new account key and identity, the same address); returns both Bobs.
 fn reinstall(w: &mut World, alice: &mut Client) -> (Client, Client) {
     let mut bob = w.client("bob", 1, config(3, 1));
     alice.send("bob", b"hi bob").expect("send");
@@ -237,80 +251,78 @@ fn reinstall(w: &mut World, alice: &mut Client) -> (Client, Client) {
 }
 
 #[test]
-fn a_changed_identity_blocks_sending_until_accepted() {
+fn a_changed_account_key_blocks_sending_until_accepted() {
     let mut w = World::new();
     let mut alice = w.client("alice", 1, config(3, 1));
     let (old_bob, mut bob) = reinstall(&mut w, &mut alice);
     let address = bob.address().clone();
-    let old_safety = alice.safety_number(&address).expect("safety number");
+    let old_safety = alice.safety_number("bob").expect("safety number");
 
     // The new device writes first: the message arrives, flagged.
     bob.send("alice", b"I reinstalled").expect("send");
     let report = alice.receive().expect("receive");
-    assert_eq!(report.messages.len(), 1);
+    assert_eq!(report.messages.len(), 1, "rejected: {:?}", report.rejected);
     let message = &report.messages[0];
     assert_eq!(message.body, b"I reinstalled");
     assert!(message.identity_changed);
     assert_eq!(&message.sender_identity, bob.identity_key());
     alice.mark_read(&[message.id]).expect("mark_read");
-    assert_eq!(
-        alice.peer_identity(&address).expect("pinned"),
-        Some(old_bob.identity_key().clone())
+    let new_account = bob
+        .device()
+        .own_device_list()
+        .expect("own list")
+        .account_key()
+        .clone();
+    assert_eq!(alice.pending_account("bob"), Some(new_account.clone()));
+    assert_ne!(
+        alice.device().device_list("bob").expect("pinned").account_key(),
+        &new_account
     );
-    assert_eq!(
-        alice.pending_identity(&address).expect("pending"),
-        Some(bob.identity_key().clone())
-    );
+    drop(old_bob);
 
     // Sending is blocked, and nothing leaves.
     let before = w.transport.sent_len();
-    let blocked = Err(ClientError::IdentityChanged {
-        address: address.clone(),
-    });
+    let blocked = Err(ClientError::AccountChanged { user: "bob".into() });
     assert_eq!(alice.send("bob", b"are you really bob?").map(|_| ()), blocked);
     assert_eq!(alice.send("bob", b"still blocked").map(|_| ()), blocked);
     assert_eq!(w.transport.sent_len(), before);
     assert_eq!(alice.outbox_len().expect("outbox"), 0);
-    assert_eq!(alice.safety_number(&address).expect("safety number"), old_safety);
+    assert_eq!(alice.safety_number("bob").expect("safety number"), old_safety);
 
-    alice.accept_identity(&address).expect("accept");
+    alice.accept_account("bob").expect("accept");
+    assert_eq!(alice.pending_account("bob"), None);
     assert_eq!(
-        alice.peer_identity(&address).expect("pinned"),
-        Some(bob.identity_key().clone())
+        alice.device().device_list("bob").expect("pinned").account_key(),
+        &new_account
     );
-    assert_eq!(alice.pending_identity(&address).expect("pending"), None);
-    let new_safety = alice.safety_number(&address).expect("safety number");
+    let new_safety = alice.safety_number("bob").expect("safety number");
     assert_ne!(new_safety, old_safety);
-    assert_eq!(
-        bob.safety_number(alice.address()).expect("safety number"),
-        new_safety
-    );
+    assert_eq!(bob.safety_number("alice").expect("safety number"), new_safety);
 
     alice.send("bob", b"welcome back").expect("send");
     receive_exactly(&mut bob, &[b"welcome back"]);
+    assert_eq!(
+        alice.peer_identity(&address).expect("session"),
+        Some(bob.identity_key().clone())
+    );
     bob.send("alice", b"thanks").expect("send");
     let received = receive_exactly(&mut alice, &[b"thanks"]);
     assert!(!received[0].identity_changed);
 }
 
-/// A reinstalled peer that does not write first is detected on send: the relay reports
-/// the identity the device now publishes (`Transport::identity`), which differs from the
-/// pinned one, so sending is blocked with `IdentityChanged` instead of encrypting to a key
-/// the device no longer holds.
+/// A peer with a new account that does not write first is caught on send: the sender
+/// fetches the user's list before every send, and a list under another account key blocks
+/// sending instead of encrypting to a device the sender never verified.
 #[test]
-fn a_changed_identity_published_at_the_relay_blocks_sending() {
+fn a_changed_account_key_at_the_relay_blocks_sending() {
     let mut w = World::new();
     let mut alice = w.client("alice", 1, config(3, 1));
     let (_old_bob, mut bob) = reinstall(&mut w, &mut alice);
-    let address = bob.address().clone();
+    let before = w.transport.sent_len();
     let sent = alice.send("bob", b"do you get this?");
-    let report = bob.receive().expect("receive");
-    assert!(
-        sent == Err(ClientError::IdentityChanged { address }) || report.messages.len() == 1,
-        "sent: {sent:?}; the new device got {} messages and rejected {:?}",
-        report.messages.len(),
-        report.rejected
-    );
+    assert_eq!(sent, Err(ClientError::AccountChanged { user: "bob".into() }));
+    assert_eq!(w.transport.sent_len(), before);
+    assert!(bob.receive().expect("receive").messages.is_empty());
 }
 
 #[test]
@@ -325,12 +337,25 @@ fn safety_numbers_match_on_both_sides_and_differ_between_pairs() {
         clients[a].send(&user, b"hi").expect("send");
         receive_exactly(clients[b], &[b"hi"]);
     }
-    let ab = alice.safety_number(bob.address()).expect("safety number");
-    assert_eq!(bob.safety_number(alice.address()).expect("safety number"), ab);
-    let ac = alice.safety_number(carol.address()).expect("safety number");
-    assert_eq!(carol.safety_number(alice.address()).expect("safety number"), ac);
-    let bc = bob.safety_number(carol.address()).expect("safety number");
-    assert_eq!(carol.safety_number(bob.address()).expect("safety number"), bc);
+    let ab = alice.safety_number(bob.address().user()).expect("safety number");
+    assert_eq!(
+        bob.safety_number(alice.address().user()).expect("safety number"),
+        ab
+    );
+    let ac = alice
+        .safety_number(carol.address().user())
+        .expect("safety number");
+    assert_eq!(
+        carol
+            .safety_number(alice.address().user())
+            .expect("safety number"),
+        ac
+    );
+    let bc = bob.safety_number(carol.address().user()).expect("safety number");
+    assert_eq!(
+        carol.safety_number(bob.address().user()).expect("safety number"),
+        bc
+    );
     assert!(ab != ac && ab != bc && ac != bc);
     for n in [&ab, &ac, &bc] {
         assert_eq!(n.digits.len(), 60);
@@ -342,7 +367,7 @@ fn safety_numbers_match_on_both_sides_and_differ_between_pairs() {
     assert!(ab.bytes != ac.bytes && ab.bytes != bc.bytes);
     let dave = w.client("dave", 1, config(3, 1));
     assert_eq!(
-        alice.safety_number(dave.address()).err(),
+        alice.safety_number(dave.address().user()).err(),
         Some(ClientError::UnknownPeer)
     );
 }
@@ -351,8 +376,16 @@ fn safety_numbers_match_on_both_sides_and_differ_between_pairs() {
 fn a_message_to_a_user_with_three_devices_reaches_all_three() {
     let mut w = World::new();
     let mut alice = w.client("alice", 1, config(3, 1));
-    let mut bobs: Vec<Client> = (1..=3).map(|d| w.client("bob", d, config(3, 1))).collect();
-    assert_eq!(w.transport.relay.devices("bob").expect("relay"), vec![1, 2, 3]);
+    let mut bobs: Vec<Client> = vec![w.client("bob", 1, config(3, 1))];
+    for d in 2..=3 {
+        let mut new = w.linked("bob", d, config(3, 1));
+        link(&mut bobs[0], &mut new);
+        bobs.push(new);
+    }
+    assert_eq!(
+        w.transport.relay.with_state(|s| s.devices("bob")).expect("relay"),
+        vec![1, 2, 3]
+    );
     let before = w.transport.sent_len();
     assert_eq!(alice.send("bob", b"to all of you").expect("send"), 3);
     let sent = w.transport.sent();
@@ -360,14 +393,24 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
     assert_eq!(targets, BTreeSet::from([1, 2, 3]));
     for bob in &mut bobs {
         receive_exactly(bob, &[b"to all of you"]);
-        let reply = format!("device {}", bob.address().device());
-        bob.send("alice", reply.as_bytes()).expect("send");
+    }
+    for i in 0..3 {
+        let reply = format!("device {}", bobs[i].address().device());
+        // To Alice's one device, and a copy to each of Bob's other two.
+        assert_eq!(bobs[i].send("alice", reply.as_bytes()).expect("send"), 3);
+        for (j, other) in bobs.iter_mut().enumerate() {
+            if j != i {
+                let copy = receive_exactly(other, &[reply.as_bytes()]);
+                assert_eq!(copy[0].sent_to.as_deref(), Some("alice"));
+            }
+        }
     }
     let report = alice.receive().expect("receive");
     let from: Vec<u32> = report.messages.iter().map(|m| m.from.device()).collect();
     assert_eq!(from, vec![1, 2, 3]);
     for m in &report.messages {
         assert_eq!(m.body, format!("device {}", m.from.device()).as_bytes());
+        assert_eq!(m.sent_to, None);
         assert_eq!(
             alice.peer_identity(&m.from).expect("pinned"),
             Some(m.sender_identity.clone())
@@ -377,8 +420,9 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
         .mark_read(&report.messages.iter().map(|m| m.id).collect::<Vec<_>>())
         .expect("mark_read");
     // Established sessions: ordinary message envelopes to all three; a fourth device
-    // joins and is reached too.
-    let mut bob4 = w.client("bob", 4, config(3, 1));
+    // is linked and is reached too.
+    let mut bob4 = w.linked("bob", 4, config(3, 1));
+    link(&mut bobs[0], &mut bob4);
     assert_eq!(alice.send("bob", b"again").expect("send"), 4);
     let sent = w.transport.sent();
     let kinds: Vec<(u32, u8)> = sent[sent.len() - 4..]
@@ -389,12 +433,15 @@ fn a_message_to_a_user_with_three_devices_reaches_all_three() {
     for bob in bobs.iter_mut().chain([&mut bob4]) {
         receive_exactly(bob, &[b"again"]);
     }
-    // Another device of Alice's own is reached by her sends to "alice" from bob, and her
-    // own device is never a target of her own send.
-    let mut alice2 = w.client("alice", 2, config(3, 1));
+    // Another device of Alice's own gets a copy of what she sends, and her own device is
+    // never a target of her own send.
+    let mut alice2 = w.linked("alice", 2, config(3, 1));
+    link(&mut alice, &mut alice2);
     assert_eq!(alice.send("alice", b"note to self").expect("send"), 1);
-    receive_exactly(&mut alice2, &[b"note to self"]);
-    assert_eq!(bobs[0].send("alice", b"both of you").expect("send"), 2);
+    let note = receive_exactly(&mut alice2, &[b"note to self"]);
+    assert_eq!(note[0].sent_to.as_deref(), Some("alice"));
+    // Bob's device 1 writes to both of Alice's devices and copies to his three others.
+    assert_eq!(bobs[0].send("alice", b"both of you").expect("send"), 5);
     receive_exactly(&mut alice, &[b"both of you"]);
     receive_exactly(&mut alice2, &[b"both of you"]);
 }
@@ -417,5 +464,11 @@ fn a_config_the_upload_cannot_hold_is_refused_or_published() {
         Client::create("bob", 1, parts).err(),
         Some(ClientError::InvalidConfig)
     );
-    assert!(w.transport.relay.devices("bob").expect("relay").is_empty());
+    assert!(
+        w.transport
+            .relay
+            .with_state(|s| s.devices("bob"))
+            .expect("relay")
+            .is_empty()
+    );
 }

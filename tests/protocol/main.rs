@@ -3,6 +3,7 @@
 //! docs/PROTOCOL.md, and the layers of docs/ARCHITECTURE.md. One test binary; each module
 //! is one idea, over the two-party harness of `hemlis_test::party`.
 
+mod accounts_wire;
 mod basic;
 mod bundle;
 mod compromise;

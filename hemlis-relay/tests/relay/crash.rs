@@ -58,11 +58,12 @@ const ENV_WIRE: &str = "HEMLIS_CRASH_WIRE";
 // field   = length (u32) || bytes
 
 const OP_PUBLISH: u8 = 1;
-const OP_DEVICES: u8 = 2;
+const OP_PUBLISH_LIST: u8 = 2;
 const OP_BUNDLE: u8 = 3;
 const OP_SEND: u8 = 4;
 const OP_FETCH: u8 = 5;
 const OP_ACK: u8 = 6;
+const OP_FETCH_LIST: u8 = 7;
 
 fn write_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
     let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
@@ -109,12 +110,12 @@ struct Accepted {
     bytes: Vec<u8>,
 }
 
-/// The relay: prekeys in a `RelayState`, mailboxes of its own that hand out one envelope
-/// per fetch (so each `receive` of a child processes at most one), and a record of every
-/// envelope accepted and every one handed out.
+/// The relay: prekeys and device lists in a `RelayState`, mailboxes of its own that hand
+/// out one envelope per fetch (so each `receive` of a child processes at most one), and a
+/// record of every envelope accepted and every one handed out.
 #[derive(Default)]
 struct Relay {
-    prekeys: RelayState,
+    keys: RelayState,
     mailbox: BTreeMap<u64, Accepted>,
     next_id: u64,
     accepted: Vec<Accepted>,
@@ -127,26 +128,25 @@ impl Relay {
         let (&op, rest) = request.split_first().ok_or_else(refused)?;
         let f = fields(rest).ok_or_else(refused)?;
         let address = |i: usize| f.get(i).and_then(|b| decode_address(b)).ok_or_else(refused);
+        let user = || {
+            let bytes = f.first().ok_or_else(refused)?;
+            String::from_utf8(bytes.clone()).map_err(|_| refused())
+        };
         match op {
             OP_PUBLISH => {
-                self.prekeys
-                    .publish(&address(0)?, f.get(1).ok_or_else(refused)?)?;
+                self.keys.publish(&address(0)?, f.get(1).ok_or_else(refused)?)?;
                 Ok(Vec::new())
             }
-            OP_DEVICES => {
-                let user =
-                    String::from_utf8(f.first().ok_or_else(refused)?.clone()).map_err(|_| refused())?;
-                Ok(self
-                    .prekeys
-                    .devices(&user)
-                    .into_iter()
-                    .map(|d| d.to_be_bytes().to_vec())
-                    .collect())
+            OP_PUBLISH_LIST => {
+                self.keys
+                    .publish_device_list(&user()?, f.get(1).ok_or_else(refused)?)?;
+                Ok(Vec::new())
             }
-            OP_BUNDLE => Ok(vec![self.prekeys.fetch_bundle(&address(0)?)?]),
+            OP_FETCH_LIST => Ok(vec![self.keys.fetch_device_list(&user()?)?]),
+            OP_BUNDLE => Ok(vec![self.keys.fetch_bundle(&address(0)?)?]),
             OP_SEND => {
                 let (from, to) = (address(0)?, address(1)?);
-                if !self.prekeys.devices(to.user()).contains(&to.device()) {
+                if !self.keys.devices(to.user()).contains(&to.device()) {
                     return Err(TransportError::NotFound);
                 }
                 self.next_id += 1;
@@ -280,16 +280,12 @@ impl Transport for TcpMailbox {
     fn publish(&self, device: &Address, upload: &[u8]) -> Result<(), TransportError> {
         self.call(OP_PUBLISH, &[&device.encode(), upload]).map(drop)
     }
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
-        let f = self.call(OP_DEVICES, &[user.as_bytes()])?;
-        f.iter()
-            .map(|d| {
-                d.as_slice()
-                    .try_into()
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| TransportError::Unavailable("malformed answer".into()))
-            })
-            .collect()
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        self.call(OP_PUBLISH_LIST, &[user.as_bytes(), list]).map(drop)
+    }
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        let mut f = self.call(OP_FETCH_LIST, &[user.as_bytes()])?;
+        f.pop().ok_or(TransportError::NotFound)
     }
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
         let mut f = self.call(OP_BUNDLE, &[&device.encode()])?;

@@ -186,6 +186,8 @@ fn load_child() {
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
         for m in &report.messages {
+            // One device per user: no sent copies.
+            assert_eq!(m.sent_to, None);
             let text = String::from_utf8(m.body.clone()).unwrap();
             let number: usize = text
                 .split('#')

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use hemlis::rand_core::{Rng, SeedableRng};
 use hemlis::transport::{Incoming, RelayState, TransportError};
 use hemlis::{
-    Address, Client, ClientConfig, ClientError, ClientParts, MemoryStore, SqliteStore, SystemClock,
-    Transport, os_rng,
+    Address, Client, ClientConfig, ClientError, ClientParts, DeviceList, LinkCode, MemoryStore, RejectReason,
+    SqliteStore, SystemClock, Transport, os_rng,
 };
 use hemlis_relay::{TcpTransport, serve_relay};
 use hemlis_test::clock::FixedClock;
@@ -121,8 +121,7 @@ fn child_alice() {
 
     assert_eq!(alice.send("bob", b"bye").unwrap(), 1);
     assert_eq!(alice.outbox_len().unwrap(), 0);
-    let bob = Address::new("bob", 1).unwrap();
-    let number = alice.safety_number(&bob).unwrap();
+    let number = alice.safety_number("bob").unwrap();
     std::fs::write(dir.join("alice.safety"), number.digits).unwrap();
 }
 
@@ -144,8 +143,7 @@ fn child_bob() {
     assert_eq!(bob.outbox_len().unwrap(), 0);
     assert_eq!(collect(&mut bob, 1, deadline), ["bye"]);
 
-    let alice = Address::new("alice", 1).unwrap();
-    let number = bob.safety_number(&alice).unwrap();
+    let number = bob.safety_number("alice").unwrap();
     std::fs::write(dir.join("bob.safety"), number.digits).unwrap();
 }
 
@@ -160,6 +158,7 @@ fn collect(client: &mut Client, n: usize, deadline: Instant) -> Vec<String> {
             assert_eq!(message.from.device(), 1);
             assert_ne!(&message.from, client.address());
             assert!(!message.identity_changed);
+            assert_eq!(message.sent_to, None);
             bodies.push(String::from_utf8(message.body).unwrap());
         }
         client.mark_read(&ids).unwrap();
@@ -315,12 +314,142 @@ fn memory_parts(relay: SocketAddr, seed: u64) -> ClientParts {
     }
 }
 
+fn sqlite_parts(relay: SocketAddr, db: &Path, seed: u64) -> ClientParts {
+    ClientParts {
+        storage_key: [9; 32],
+        store: Box::new(SqliteStore::open(db).unwrap()),
+        transport: Box::new(TcpTransport::connect(relay).unwrap()),
+        clock: Box::new(FixedClock(1_700_000_000)),
+        rng: Box::new(rand_chacha::ChaCha20Rng::seed_from_u64(seed)),
+        config: ClientConfig::default(),
+    }
+}
+
+/// Receives, checks that nothing was rejected, marks every message read, and returns the
+/// bodies.
+fn read_all(client: &mut Client) -> Vec<Vec<u8>> {
+    let report = client.receive().unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
+    client.mark_read(&ids).unwrap();
+    report.messages.into_iter().map(|m| m.body).collect()
+}
+
+/// A relay's own device: an account the relay made, whose device list it keeps to itself.
+struct KeepsItsList(TcpTransport);
+
+impl hemlis_test::forward::Forward for KeepsItsList {
+    fn inner(&self) -> &dyn hemlis::Transport {
+        &self.0
+    }
+    fn publish_device_list(&self, _: &str, _: &[u8]) -> Result<(), hemlis::transport::TransportError> {
+        Ok(())
+    }
+}
+
+/// A relay that adds a device under a user's id gains nothing. The test plays the relay:
+/// it publishes a valid prekey upload for `bob/99` under a key pair of its own (a device of
+/// an account the relay made and keeps to itself). Bob's signed device list,
+/// which only his account key can sign, still names bob/1 alone, so Alice encrypts
+/// nothing to bob/99 (not even its bundle is fetched), and what bob/99 sends her is
+/// rejected as unlisted and never reaches her inbox. Real SQLite stores, the real TCP
+/// relay.
+#[test]
+fn relay_added_device_gets_nothing_and_is_rejected_over_tcp() {
+    let dir = temp_dir("relay-added-device");
+    let (relay, state) = start_relay();
+    let mut alice = Client::create("alice", 1, sqlite_parts(relay, &dir.join("alice.db"), 21)).unwrap();
+    let mut bob = Client::create("bob", 1, sqlite_parts(relay, &dir.join("bob.db"), 22)).unwrap();
+    assert_eq!(alice.send("bob", b"hi bob").unwrap(), 1);
+    assert_eq!(read_all(&mut bob), [b"hi bob"]);
+    assert_eq!(bob.send("alice", b"hi alice").unwrap(), 1);
+    assert_eq!(read_all(&mut alice), [b"hi alice"]);
+
+    // The relay adds bob/99: a valid upload under a key pair it made.
+    let rogue_parts = ClientParts {
+        transport: Box::new(hemlis_test::forward::Forwarding(KeepsItsList(
+            TcpTransport::connect(relay).unwrap(),
+        ))),
+        ..sqlite_parts(relay, &dir.join("rogue.db"), 23)
+    };
+    let mut rogue = Client::create("bob", 99, rogue_parts).unwrap();
+    let rogue_address = rogue.address().clone();
+    let stock = {
+        let mut state = state.lock().unwrap();
+        assert_eq!(state.devices("bob"), [1, 99]);
+        let list = DeviceList::decode(&state.fetch_device_list("bob").unwrap()).unwrap();
+        assert_eq!(list.devices().map(|(id, _)| id).collect::<Vec<_>>(), [1]);
+        let stock = state.stock(&rogue_address);
+        assert_ne!(stock, (0, 0));
+        stock
+    };
+
+    // Alice encrypts to Bob's listed device only.
+    assert_eq!(alice.send("bob", b"for bob only").unwrap(), 1);
+    assert_eq!(alice.outbox_len().unwrap(), 0);
+    {
+        let state = state.lock().unwrap();
+        assert!(state.fetch(&rogue_address).is_empty(), "nothing for bob/99");
+        assert_eq!(
+            state.stock(&rogue_address),
+            stock,
+            "no bundle of bob/99 handed out"
+        );
+        assert_eq!(state.fetch(bob.address()).len(), 1);
+    }
+    assert_eq!(read_all(&mut bob), [b"for bob only"]);
+
+    // bob/99 writes to Alice, with her list and a bundle of hers from the relay, as any
+    // device of hers would accept from a device of Bob's list.
+    rogue.refresh_list("alice").unwrap();
+    assert_eq!(
+        rogue
+            .send_to(std::slice::from_ref(alice.address()), b"it is me, bob")
+            .unwrap(),
+        1
+    );
+    assert_eq!(rogue.outbox_len().unwrap(), 0);
+    assert_eq!(state.lock().unwrap().fetch(alice.address()).len(), 1);
+    let report = alice.receive().unwrap();
+    assert!(report.messages.is_empty(), "{:?}", report.messages);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].from, rogue_address);
+    assert_eq!(report.rejected[0].reason, RejectReason::UnlistedDevice);
+    assert!(alice.inbox().unwrap().is_empty());
+    // Dropped for good: acknowledged at the relay, and nothing delivered on a second look.
+    assert!(state.lock().unwrap().fetch(alice.address()).is_empty());
+    assert!(read_all(&mut alice).is_empty());
+
+    // Alice and Bob carry on, the rogue device still shut out.
+    assert_eq!(bob.send("alice", b"still me").unwrap(), 1);
+    assert_eq!(read_all(&mut alice), [b"still me"]);
+    assert_eq!(alice.send("bob", b"good").unwrap(), 1);
+    assert!(state.lock().unwrap().fetch(&rogue_address).is_empty());
+    drop((alice, bob, rogue));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn clients_talk_through_the_relay_in_process() {
     let (relay, state) = start_relay();
     let mut alice = Client::create("alice", 1, memory_parts(relay, 1)).unwrap();
     let mut bob = Client::create("bob", 1, memory_parts(relay, 2)).unwrap();
-    let mut bob2 = Client::create("bob", 2, memory_parts(relay, 3)).unwrap();
+    // Bob's second device is linked over the relay: its link code (typed as text), its
+    // bundle, the new device list and the provisioning message all cross the socket.
+    let mut bob2 = Client::create_linked("bob", 2, memory_parts(relay, 3)).unwrap();
+    let code = LinkCode::from_text(&bob2.link_code().unwrap().to_text()).unwrap();
+    let confirmation = bob.link(&code).unwrap();
+    assert!(!bob2.is_linked());
+    let report = bob2.receive().unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert!(bob2.is_linked());
+    assert_eq!(bob2.link_confirmation(), Some(confirmation.as_str()));
+    assert!(bob2.link_code().is_none());
+    let held = state.lock().unwrap().fetch_device_list("bob").unwrap();
+    let list = DeviceList::decode(&held).unwrap();
+    assert_eq!(list.version(), 2);
+    assert_eq!(list.devices().map(|(id, _)| id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(bob2.device().own_device_list(), Some(&list));
 
     assert_eq!(alice.send("bob", b"hi bob").unwrap(), 2);
     for b in [&mut bob, &mut bob2] {
@@ -328,24 +457,34 @@ fn clients_talk_through_the_relay_in_process() {
         assert_eq!(report.messages.len(), 1);
         assert_eq!(report.messages[0].body, b"hi bob");
         assert_eq!(report.messages[0].from, *alice.address());
+        assert_eq!(report.messages[0].sent_to, None);
         b.mark_read(&[report.messages[0].id]).unwrap();
     }
+    // Each reply goes to Alice and, as a sent copy, to Bob's other device.
     for i in 0..5 {
-        bob.send("alice", format!("reply {i}").as_bytes()).unwrap();
+        assert_eq!(bob.send("alice", format!("reply {i}").as_bytes()).unwrap(), 2);
     }
-    let report = alice.receive().unwrap();
-    let bodies: Vec<&[u8]> = report.messages.iter().map(|m| m.body.as_slice()).collect();
-    assert_eq!(
-        bodies,
-        [b"reply 0", b"reply 1", b"reply 2", b"reply 3", b"reply 4"]
-    );
-    let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
-    alice.mark_read(&ids).unwrap();
-    // Acknowledged: nothing waits at the relay any more.
-    assert!(alice.receive().unwrap().messages.is_empty());
+    let replies: [&[u8]; 5] = [b"reply 0", b"reply 1", b"reply 2", b"reply 3", b"reply 4"];
+    for (client, sent_to) in [(&mut alice, None), (&mut bob2, Some("alice".to_owned()))] {
+        let report = client.receive().unwrap();
+        assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+        let bodies: Vec<&[u8]> = report.messages.iter().map(|m| m.body.as_slice()).collect();
+        assert_eq!(bodies, replies);
+        assert!(
+            report
+                .messages
+                .iter()
+                .all(|m| m.from == *bob.address() && m.sent_to == sent_to)
+        );
+        let ids: Vec<u64> = report.messages.iter().map(|m| m.id).collect();
+        client.mark_read(&ids).unwrap();
+        // Acknowledged: nothing waits at the relay any more.
+        assert!(client.receive().unwrap().messages.is_empty());
+    }
     let state = state.lock().unwrap();
-    assert!(state.fetch(alice.address()).is_empty());
-    assert!(state.fetch(bob.address()).is_empty());
+    for address in [alice.address(), bob.address(), bob2.address()] {
+        assert!(state.fetch(address).is_empty());
+    }
     // What crossed the socket is what the relay state logged: uploads, bundles, envelopes.
     assert!(!state.log().is_empty());
 }
@@ -356,7 +495,10 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     let transport = TcpTransport::connect(relay).unwrap();
     let nobody = Address::new("nobody", 9).unwrap();
     assert_eq!(transport.relay(), relay);
-    assert_eq!(transport.devices("nobody").unwrap(), Vec::<u32>::new());
+    assert_eq!(
+        transport.fetch_device_list("nobody"),
+        Err(TransportError::NotFound)
+    );
     assert_eq!(transport.fetch_bundle(&nobody), Err(TransportError::NotFound));
     assert_eq!(
         transport.send(&nobody, &nobody, b"x"),
@@ -364,21 +506,41 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
     );
     assert_eq!(transport.fetch(&nobody).unwrap(), Vec::<Incoming>::new());
     assert_eq!(transport.ack(&nobody, &[1, 2, 3]), Ok(()));
-    assert_eq!(transport.identity(&nobody), Ok(None));
     assert!(matches!(
         transport.publish(&nobody, b"not an upload"),
         Err(TransportError::Rejected(_))
     ));
+    assert!(matches!(
+        transport.publish_device_list("nobody", b"not a list"),
+        Err(TransportError::Rejected(_))
+    ));
 
-    // A device published by a client; then envelopes queued and fetched, oldest first.
-    let bob = Client::create("bob", 4, memory_parts(relay, 5)).unwrap();
+    // A device published by a client, with its signed device list; then envelopes queued
+    // and fetched, oldest first.
+    let mut bob = Client::create("bob", 4, memory_parts(relay, 5)).unwrap();
     let bob_address = bob.address().clone();
-    assert_eq!(transport.devices("bob").unwrap(), [4]);
-    assert_eq!(
-        transport.identity(&bob_address),
-        Ok(Some(*bob.identity_key().as_bytes()))
-    );
+    let first_list = transport.fetch_device_list("bob").unwrap();
+    let list = DeviceList::decode(&first_list).unwrap();
+    assert_eq!((list.user(), list.version()), ("bob", 1));
+    assert_eq!(list.devices().collect::<Vec<_>>(), [(4, bob.identity_key())]);
+    assert_eq!(bob.device().own_device_list(), Some(&list));
     assert!(!transport.fetch_bundle(&bob_address).unwrap().is_empty());
+    // The relay's checks on a list come back as `rejected`: under another user id, or
+    // older than the one it holds; the same list again is taken (a retried publish).
+    assert!(matches!(
+        transport.publish_device_list("alice", &first_list),
+        Err(TransportError::Rejected(_))
+    ));
+    assert_eq!(transport.publish_device_list("bob", &first_list), Ok(()));
+    let new_device = Client::create_linked("bob", 5, memory_parts(relay, 6)).unwrap();
+    bob.link(&new_device.link_code().unwrap()).unwrap();
+    let second_list = transport.fetch_device_list("bob").unwrap();
+    assert_eq!(DeviceList::decode(&second_list).unwrap().version(), 2);
+    assert!(matches!(
+        transport.publish_device_list("bob", &first_list),
+        Err(TransportError::Rejected(_))
+    ));
+    assert_eq!(transport.fetch_device_list("bob"), Ok(second_list.clone()));
     for body in [&b"one"[..], b"two", &[0u8; 70_000]] {
         transport.send(&nobody, &bob_address, body).unwrap();
     }
@@ -404,18 +566,31 @@ fn transport_calls_map_to_the_relay_and_its_errors() {
         Err(TransportError::Rejected(_))
     ));
     assert_eq!(Address::new("x".repeat(300), 1), None);
-    assert!(matches!(
-        transport.devices(&"x".repeat(300)),
-        Err(TransportError::Rejected(_))
-    ));
-    assert!(matches!(transport.devices(""), Err(TransportError::Rejected(_))));
+    for user in ["x".repeat(300), String::new()] {
+        assert!(matches!(
+            transport.fetch_device_list(&user),
+            Err(TransportError::Rejected(_))
+        ));
+        assert!(matches!(
+            transport.publish_device_list(&user, &second_list),
+            Err(TransportError::Rejected(_))
+        ));
+    }
+    // A device list is 1 to 4,096 bytes.
+    for list in [Vec::new(), vec![1; 4097]] {
+        assert!(matches!(
+            transport.publish_device_list("bob", &list),
+            Err(TransportError::Rejected(_))
+        ));
+    }
     // The connection is still good.
-    assert_eq!(transport.devices("bob").unwrap(), [4]);
+    assert_eq!(transport.fetch_device_list("bob"), Ok(second_list));
 }
 
-/// Over TCP too, a peer that reinstalled (a new identity at the same address) is noticed
-/// before anything is encrypted to the key it no longer holds: the relay answers the
-/// identity request with the key the device now publishes.
+/// Over TCP too, a peer that reinstalled (a new account, so a new account key and a new
+/// identity at the same address) is noticed before anything is encrypted to the key it no
+/// longer holds: the relay hands out the list the new account published, and sending
+/// waits until Alice accepts the new account key, which changes the safety number.
 #[test]
 fn a_reinstalled_peer_blocks_sending_over_tcp() {
     let (relay, _state) = start_relay();
@@ -424,17 +599,33 @@ fn a_reinstalled_peer_blocks_sending_over_tcp() {
     alice.send("bob", b"hi").unwrap();
     assert_eq!(bob.receive().unwrap().messages.len(), 1);
     let old_identity = *bob.identity_key().as_bytes();
+    let old_number = alice.safety_number("bob").unwrap();
     drop(bob);
 
-    let new_bob = Client::create("bob", 1, memory_parts(relay, 13)).unwrap();
+    let mut new_bob = Client::create("bob", 1, memory_parts(relay, 13)).unwrap();
     assert_ne!(*new_bob.identity_key().as_bytes(), old_identity);
+    let new_account = new_bob.device().own_device_list().unwrap().account_key().clone();
     assert_eq!(
         alice.send("bob", b"still there?"),
-        Err(ClientError::IdentityChanged {
-            address: new_bob.address().clone()
-        })
+        Err(ClientError::AccountChanged { user: "bob".into() })
     );
     assert_eq!(alice.outbox_len().unwrap(), 0);
+    assert_eq!(alice.pending_account("bob"), Some(new_account));
+    assert_eq!(
+        alice.safety_number("bob").unwrap(),
+        old_number,
+        "not yet accepted"
+    );
+
+    // Once accepted (after comparing the new safety number), messages go to the new key.
+    alice.accept_account("bob").unwrap();
+    assert_eq!(alice.pending_account("bob"), None);
+    let new_number = alice.safety_number("bob").unwrap();
+    assert_ne!(new_number, old_number);
+    assert_eq!(alice.send("bob", b"welcome back").unwrap(), 1);
+    assert_eq!(read_all(&mut new_bob), [b"welcome back"]);
+    // The new Bob fetched Alice's list to take her message: both see the same number.
+    assert_eq!(new_bob.safety_number("alice").unwrap(), new_number);
 }
 
 #[test]
@@ -482,7 +673,8 @@ fn an_unreachable_relay_is_unavailable_and_the_outbox_keeps_the_message() {
     assert_eq!(carol.outbox_len().unwrap(), 0);
     proxy.drop_connections();
     proxy.refuse();
-    // `send` asks the relay for the user's devices first; `send_to` needs no relay.
+    // `send` asks the relay for the user's device list first; `send_to` to a device with a
+    // session needs no relay.
     assert!(matches!(
         carol.send("alice", b"lost"),
         Err(ClientError::Transport(TransportError::Unavailable(_)))
@@ -513,23 +705,28 @@ fn an_unreachable_relay_is_unavailable_and_the_outbox_keeps_the_message() {
 #[test]
 fn the_transport_reconnects_once_when_its_connection_drops() {
     let (relay, _state) = start_relay();
-    let _bob = Client::create("bob", 1, memory_parts(relay, 10)).unwrap();
+    let bob = Client::create("bob", 1, memory_parts(relay, 10)).unwrap();
+    let list = bob.device().own_device_list().unwrap().encode();
     let proxy = Proxy::start(relay);
     let transport = TcpTransport::connect(proxy.addr).unwrap();
-    assert_eq!(transport.devices("bob").unwrap(), [1]);
+    assert_eq!(transport.fetch_device_list("bob").unwrap(), list);
     // The relay side drops every open connection; the next call notices and reconnects.
     proxy.drop_connections();
-    assert_eq!(transport.devices("bob").unwrap(), [1]);
+    assert_eq!(transport.fetch_device_list("bob").unwrap(), list);
     assert_eq!(proxy.connections(), 2);
+    // A publish retried on a new connection is taken again (the same list).
+    proxy.drop_connections();
+    assert_eq!(transport.publish_device_list("bob", &list), Ok(()));
+    assert_eq!(proxy.connections(), 3);
     // A connection that fails again right away is given up on after one retry.
     proxy.drop_connections();
     proxy.refuse();
     assert!(matches!(
-        transport.devices("bob"),
+        transport.fetch_device_list("bob"),
         Err(TransportError::Unavailable(_))
     ));
     proxy.accept();
-    assert_eq!(transport.devices("bob").unwrap(), [1]);
+    assert_eq!(transport.fetch_device_list("bob").unwrap(), list);
 }
 
 /// A loopback proxy to the relay that the test can cut: it can close the connections it
@@ -602,6 +799,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 // ---------------------------------------------------------------------------------------
 
 const STATUS_OK: u8 = 0x00;
+const STATUS_REJECTED: u8 = 0x02;
 const STATUS_MALFORMED: u8 = 0x03;
 
 /// A raw connection speaking the framing by hand.
@@ -646,28 +844,38 @@ fn assert_closed(stream: &mut TcpStream) {
     }
 }
 
-fn devices_request(user: &str) -> Vec<u8> {
-    let mut body = vec![0x02, user.len() as u8];
+/// `fetch_device_list` (tag 0x09) for `user`, framed by hand.
+fn list_request(user: &str) -> Vec<u8> {
+    let mut body = vec![0x09, user.len() as u8];
     body.extend_from_slice(user.as_bytes());
     frame(&body)
 }
 
-/// The relay still answers a well-formed request on a fresh connection.
+/// The relay still answers a well-formed request on a fresh connection: Bob's list (bob/1
+/// alone), byte for byte what the transport gets.
 fn assert_serving(relay: SocketAddr) {
     let mut stream = raw(relay);
-    stream.write_all(&devices_request("bob")).unwrap();
-    assert_eq!(
-        read_response(&mut stream).unwrap(),
-        [STATUS_OK, 0, 0, 0, 1, 0, 0, 0, 1]
-    );
+    stream.write_all(&list_request("bob")).unwrap();
+    let response = read_response(&mut stream).unwrap();
+    assert_eq!(response[0], STATUS_OK);
+    let list = DeviceList::decode(&response[1..]).unwrap();
+    assert_eq!(list.user(), "bob");
+    assert_eq!(list.devices().map(|(id, _)| id).collect::<Vec<_>>(), [1]);
     let transport = TcpTransport::connect(relay).unwrap();
-    assert_eq!(transport.devices("bob").unwrap(), [1]);
+    assert_eq!(transport.fetch_device_list("bob").unwrap(), response[1..]);
 }
 
 #[test]
 fn malformed_frames_get_a_typed_error_or_a_closed_connection() {
     let (relay, _state) = start_relay();
     let _bob = Client::create("bob", 1, memory_parts(relay, 11)).unwrap();
+
+    // The example of docs/PROTOCOL.md, section 12.5: a `fetch_device_list` frame, and the
+    // `not found` answer for a user without a list.
+    assert_eq!(list_request("bob"), [0, 0, 0, 5, 0x09, 3, b'b', b'o', b'b']);
+    let mut stream = raw(relay);
+    stream.write_all(&list_request("nobody")).unwrap();
+    assert_eq!(read_response(&mut stream).unwrap(), [0x01]);
 
     // An oversized length: `malformed`, then the connection closes (its framing is lost).
     // Nothing near 4 GiB is allocated: the relay has not read past the length.
@@ -693,7 +901,7 @@ fn malformed_frames_get_a_typed_error_or_a_closed_connection() {
     // A body cut short by the end of the stream: closed, at most after a `malformed`.
     let mut stream = raw(relay);
     stream.write_all(&100u32.to_be_bytes()).unwrap();
-    stream.write_all(&[0x02, 3, b'b', b'o', b'b']).unwrap();
+    stream.write_all(&[0x09, 3, b'b', b'o', b'b']).unwrap();
     stream.shutdown(Shutdown::Write).unwrap();
     if let Some(response) = read_response(&mut stream) {
         assert_eq!(response[0], STATUS_MALFORMED);
@@ -722,13 +930,32 @@ fn malformed_frames_get_a_typed_error_or_a_closed_connection() {
     let mut trailing = vec![0x05];
     trailing.extend_from_slice(&address("bob", 1));
     trailing.push(0);
+    let user = |user: &str| [vec![user.len() as u8], user.as_bytes().to_vec()].concat();
     let malformed: Vec<(&str, Vec<u8>)> = vec![
         ("unknown tag", vec![0xee, 1, 2, 3]),
         ("tag zero", vec![0x00]),
+        ("retired devices tag", [vec![0x02], user("bob")].concat()),
+        ("retired identity tag", [vec![0x07], address("bob", 1)].concat()),
         ("truncated address", vec![0x05, 3, b'b', b'o']),
-        ("empty user", vec![0x02, 0]),
-        ("user too long", [vec![0x02, 200], vec![b'a'; 200]].concat()),
-        ("user not UTF-8", vec![0x02, 2, 0xff, 0xfe]),
+        ("empty user", vec![0x09, 0]),
+        ("user too long", [vec![0x09, 200], vec![b'a'; 200]].concat()),
+        ("user not UTF-8", vec![0x09, 2, 0xff, 0xfe]),
+        (
+            "fetch_device_list trailing",
+            [vec![0x09], user("bob"), vec![0]].concat(),
+        ),
+        (
+            "publish_device_list without a list",
+            [vec![0x08], user("bob")].concat(),
+        ),
+        (
+            "publish_device_list above 4,096 bytes",
+            [vec![0x08], user("bob"), vec![1; 4097]].concat(),
+        ),
+        (
+            "publish_device_list empty user",
+            [vec![0x08, 0], vec![1; 100]].concat(),
+        ),
         ("address without device", vec![0x03, 3, b'b', b'o', b'b', 0]),
         ("ack count past the body", ack_overflow),
         ("trailing bytes", trailing),
@@ -747,9 +974,15 @@ fn malformed_frames_get_a_typed_error_or_a_closed_connection() {
             "{what}: a text reason"
         );
         // Still in step: a good request on the same connection gets its answer.
-        stream.write_all(&devices_request("bob")).unwrap();
+        stream.write_all(&list_request("bob")).unwrap();
         assert_eq!(read_response(&mut stream).unwrap()[0], STATUS_OK, "{what}");
     }
+    // A list that decodes as a frame but not as a device list is `rejected`, not
+    // `malformed`; Bob's list is unchanged.
+    stream
+        .write_all(&frame(&[vec![0x08], user("bob"), vec![1; 300]].concat()))
+        .unwrap();
+    assert_eq!(read_response(&mut stream).unwrap()[0], STATUS_REJECTED);
     assert_serving(relay);
 }
 
@@ -764,7 +997,7 @@ fn random_frames_never_bring_the_relay_down() {
         let mut body = vec![0u8; len];
         rng.fill_bytes(&mut body);
         // Mostly valid tags, so the field decoders see the noise.
-        body[0] = (rng.next_u32() % 8) as u8;
+        body[0] = (rng.next_u32() % 10) as u8;
         if len > 1 && rng.next_u32() % 2 == 0 {
             body[1] = (rng.next_u32() % 8) as u8;
         }

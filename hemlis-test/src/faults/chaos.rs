@@ -193,7 +193,7 @@ pub struct TransportRates {
     pub duplicate_delivery: u32,
     /// A fetch answer is shuffled.
     pub reorder: u32,
-    /// `publish`, `devices`, `fetch_bundle` or `identity` fails.
+    /// `publish`, `publish_device_list`, `fetch_device_list` or `fetch_bundle` fails.
     pub fail_other: u32,
     /// The most times one envelope is held back.
     pub max_hold_backs: u32,
@@ -304,11 +304,18 @@ impl Forward for ChaosTransport {
         self.relay.publish(device, upload)
     }
 
-    fn devices(&self, user: &str) -> Result<Vec<u32>, TransportError> {
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
         if self.other_call_fails() {
-            return Err(down("devices"));
+            return Err(down("publish_device_list"));
         }
-        self.relay.devices(user)
+        self.relay.publish_device_list(user, list)
+    }
+
+    fn fetch_device_list(&self, user: &str) -> Result<Vec<u8>, TransportError> {
+        if self.other_call_fails() {
+            return Err(down("fetch_device_list"));
+        }
+        self.relay.fetch_device_list(user)
     }
 
     fn fetch_bundle(&self, device: &Address) -> Result<Vec<u8>, TransportError> {
@@ -389,12 +396,5 @@ impl Forward for ChaosTransport {
             return Err(down("ack"));
         }
         self.relay.ack(device, ids)
-    }
-
-    fn identity(&self, device: &Address) -> Result<Option<[u8; 32]>, TransportError> {
-        if self.other_call_fails() {
-            return Err(down("identity"));
-        }
-        self.relay.identity(device)
     }
 }

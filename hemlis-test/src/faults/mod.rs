@@ -166,6 +166,12 @@ impl Forward for TestTransport {
         }
         self.relay.publish(device, upload)
     }
+    fn publish_device_list(&self, user: &str, list: &[u8]) -> Result<(), TransportError> {
+        if self.faults.fail_publish.load(Ordering::SeqCst) {
+            return Err(down("publish_device_list"));
+        }
+        self.relay.publish_device_list(user, list)
+    }
     fn send(&self, from: &Address, to: &Address, envelope: &[u8]) -> Result<(), TransportError> {
         if self.faults.fail_send.load(Ordering::SeqCst) {
             return Err(down("send"));

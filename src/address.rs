@@ -97,6 +97,18 @@ impl Codec<'_> for Address {
     }
 }
 
+impl Address {
+    /// Reads `user length (1) || user`, checked as in an address.
+    pub(crate) fn read_user(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+        let len = usize::from(r.u8()?);
+        let user = r.bytes(len)?;
+        let user = core::str::from_utf8(user).map_err(|_| DecodeError::InvalidAddress)?;
+        Self::new(user, 0)
+            .map(|a| a.user)
+            .ok_or(DecodeError::InvalidAddress)
+    }
+}
+
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.user, self.device)
