@@ -1180,3 +1180,16 @@ fn distinct(window: &[u8]) -> usize {
     window.iter().for_each(|&b| seen[usize::from(b)] = true);
     seen.iter().filter(|&&s| s).count()
 }
+
+#[test]
+fn link_code_debug_hides_the_link_secret() {
+    let pair = IdentityKeyPair::generate(&mut ChaCha20Rng::seed_from_u64(0x11C0DE));
+    let secret = [0xa5u8; 16];
+    let code = kat::link_code("bob", 2, *pair.public().as_bytes(), secret).expect("valid code");
+    let text = format!("{code:?}");
+    assert!(text.starts_with("LinkCode { address: "), "{text}");
+    assert!(text.ends_with(", .. }"), "{text}");
+    assert!(!text.to_lowercase().contains(&hex(&secret)), "{text}");
+    assert!(!text.contains("165, 165"), "{text}");
+    assert!(!text.contains(&code.to_text()), "{text}");
+}
